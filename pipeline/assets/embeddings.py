@@ -1,0 +1,68 @@
+"""Per-business embedding assets: one per content type, partitioned by business."""
+
+
+import dagster as dg
+
+from pipeline.assets.partitions import business_id_of, business_partitions
+from pipeline.content_types import CONTENT_TYPES, ContentType
+from pipeline.llm.errors import ProviderFatalError
+from pipeline.resources.database import DatabaseResource
+from pipeline.resources.openai import OpenAIResource
+from pipeline.settings import get_settings
+from pipeline.sync.partition_sync import PartitionSyncer
+from pipeline.sync.stats import SyncStats
+
+# Transient whole-step failures (a database restart, a network blip) are retried by Dagster;
+# provider errors that retrying cannot fix raise a Failure that forbids retries.
+SYNC_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+
+def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=ct.embeddings_asset,
+        deps=[ct.table],
+        partitions_def=business_partitions,
+        # A bulk change is one run over a range of businesses, not hundreds of one-business runs.
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=SYNC_RETRY_POLICY,
+        pool="openai",
+        group_name="embeddings",
+        kinds={"openai", "pgvector"},
+        description=f"OpenAI embeddings of each business's {ct.table}, stored in `content_embeddings` "
+        "(pgvector, HNSW). Embeds only rows whose text, model or dimensions changed; removes vectors "
+        "of deleted rows.",
+    )
+    def _embeddings(
+        context: dg.AssetExecutionContext, database: DatabaseResource, openai: OpenAIResource
+    ) -> dg.MaterializeResult:
+        service = openai.embedding_service()
+        syncer = PartitionSyncer(database.engine, service, get_settings(), run_id=context.run_id)
+        totals = SyncStats()
+        for key in context.partition_keys:
+            try:
+                stats = syncer.sync(ct, business_id_of(key))
+            except ProviderFatalError as exc:
+                raise dg.Failure(
+                    description=f"{exc.error_type}: {exc}. Fix the account or key, then re-run.",
+                    allow_retries=False,
+                ) from None
+            context.log.info(f"business {key}: {stats.as_metadata()}")
+            totals.merge(stats)
+        if service.provider != "openai":
+            context.log.warning("Vectors came from the offline OpenAI stand-in (no OPENAI_API_KEY set).")
+        return dg.MaterializeResult(
+            metadata={
+                **totals.as_metadata(),
+                "partitions": len(context.partition_keys),
+                "provider": service.provider,
+                "model": service.model,
+                "dimensions": service.dimensions,
+            }
+        )
+
+    return _embeddings
+
+
+embedding_assets = [build_embeddings_asset(ct) for ct in CONTENT_TYPES]

@@ -1,0 +1,78 @@
+"""Per-business health checks on the embedding assets, evaluated after every sync.
+
+A run may cover a range of businesses (bulk changes), so each check records one evaluation per
+business partition in the run rather than a single result for the whole step.
+"""
+
+
+import warnings
+
+import dagster as dg
+
+from pipeline.assets.partitions import business_id_of, business_partitions
+from pipeline.content_types import CONTENT_TYPES, ContentType
+from pipeline.db.coverage import Coverage, partition_coverage
+from pipeline.resources.database import DatabaseResource
+from pipeline.resources.openai import OpenAIResource
+
+CHECK_NAMES = ("vectors_current", "no_orphan_vectors", "single_model")
+
+# Partitioned asset checks are "preview" in Dagster 1.13; we rely on them knowingly (see docs).
+warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec")
+
+
+def evaluate(cov: Coverage, expected_model: str) -> dict[str, tuple[bool, dg.AssetCheckSeverity, str]]:
+    """Pure verdicts for one partition: name -> (passed, severity, description)."""
+    stale_not_failed = cov.stale - cov.failed
+    return {
+        "vectors_current": (
+            cov.stale == 0,
+            dg.AssetCheckSeverity.ERROR if stale_not_failed else dg.AssetCheckSeverity.WARN,
+            f"{cov.current} of {cov.rows - cov.empty} rows with text have a vector for their current text "
+            f"and model; {cov.failed} failing, {stale_not_failed} waiting.",
+        ),
+        "no_orphan_vectors": (
+            cov.orphans == 0,
+            dg.AssetCheckSeverity.ERROR,
+            f"{cov.orphans} stored vector chunks have no live row with text.",
+        ),
+        "single_model": (
+            len(cov.models) <= 1 and all(m == expected_model for m in cov.models),
+            dg.AssetCheckSeverity.ERROR,
+            f"Models in use: {', '.join(cov.models) or 'none'}; expected {expected_model}.",
+        ),
+    }
+
+
+def build_embedding_checks(ct: ContentType) -> dg.AssetChecksDefinition:
+    specs = [
+        dg.AssetCheckSpec(name, asset=ct.embeddings_asset, partitions_def=business_partitions)
+        for name in CHECK_NAMES
+    ]
+
+    @dg.multi_asset_check(specs=specs, name=f"{ct.embeddings_asset}_health", can_subset=True)
+    def _checks(context: dg.AssetCheckExecutionContext, database: DatabaseResource, openai: OpenAIResource):
+        model, dims = openai.embedding_target()
+        expected = f"{model}/{dims}"
+        for key in context.partition_keys:
+            with database.engine.connect() as conn:
+                cov = partition_coverage(conn, model, dims, ct.name, business_id_of(key))
+            for name, (passed, severity, description) in evaluate(cov, expected).items():
+                context.op_execution_context.log_event(
+                    dg.AssetCheckEvaluation(
+                        asset_key=dg.AssetKey(ct.embeddings_asset),
+                        check_name=name,
+                        passed=passed,
+                        severity=severity,
+                        description=description,
+                        partition=key,
+                        metadata={"rows": cov.rows, "current": cov.current, "stale": cov.stale,
+                                  "failed": cov.failed, "orphans": cov.orphans},
+                    )
+                )
+        yield from ()
+
+    return _checks
+
+
+embedding_checks = [build_embedding_checks(ct) for ct in CONTENT_TYPES]

@@ -1,0 +1,86 @@
+"""SQL the change sensor uses to find pending work without ever skipping a slow writer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+
+@dataclass(frozen=True)
+class PartitionChanges:
+    content_type: str
+    business_id: int
+    changes: int
+    last_seq: int
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    partitions: list[PartitionChanges]
+    rows: int
+    last_txid: str | None
+    last_seq: int | None
+
+
+# Only rows of transactions older than the oldest still running (the snapshot's xmin) are read:
+# those transactions are finished, so no row can later appear behind the cursor.
+_PAGE_SQL = """
+WITH page AS (
+    SELECT txid, seq, content_type, business_id FROM content_changes
+    WHERE (txid, seq) > (CAST(:tx AS xid8), :seq)
+      AND txid < pg_snapshot_xmin(pg_current_snapshot())
+    ORDER BY txid, seq
+    LIMIT :lim
+),
+last AS (SELECT txid::text AS tx, seq FROM page ORDER BY txid DESC, seq DESC LIMIT 1)
+SELECT content_type, business_id, count(*), max(seq),
+       (SELECT tx FROM last), (SELECT seq FROM last), (SELECT count(*) FROM page)
+FROM page GROUP BY content_type, business_id
+"""
+
+
+def read_change_page(conn: Connection, after_txid: str, after_seq: int, limit: int) -> ChangePage:
+    rows = conn.execute(sa.text(_PAGE_SQL), {"tx": after_txid, "seq": after_seq, "lim": limit}).all()
+    if not rows:
+        return ChangePage([], 0, None, None)
+    parts = [PartitionChanges(r[0], r[1], r[2], r[3]) for r in rows]
+    return ChangePage(parts, rows[0][6], rows[0][4], rows[0][5])
+
+
+def due_retries(conn: Connection, max_attempts: int) -> list[tuple[str, int, str]]:
+    """(content_type, business_id, marker) for partitions with failed rows whose retry is due."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT content_type, business_id, extract(epoch FROM max(next_retry_at))::bigint"
+            " FROM embedding_failures WHERE next_retry_at <= now() AND attempts < :max"
+            " GROUP BY content_type, business_id"
+        ),
+        {"max": max_attempts},
+    ).all()
+    return [(r[0], r[1], str(r[2])) for r in rows]
+
+
+def stuck_partitions(conn: Connection, older_than_minutes: int) -> list[tuple[str, int]]:
+    """Partitions whose queued changes have waited too long: their run failed or never started."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT DISTINCT content_type, business_id FROM content_changes"
+            " WHERE changed_at < now() - make_interval(mins => :m)"
+        ),
+        {"m": older_than_minutes},
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def backlog(conn: Connection) -> tuple[int, float | None]:
+    """(pending changes, age in seconds of the oldest)."""
+    row = conn.execute(
+        sa.text("SELECT count(*), extract(epoch FROM now() - min(changed_at)) FROM content_changes")
+    ).one()
+    return int(row[0]), (float(row[1]) if row[1] is not None else None)
+
+
+def business_ids(conn: Connection) -> list[int]:
+    return list(conn.execute(sa.text("SELECT id FROM businesses ORDER BY id")).scalars())

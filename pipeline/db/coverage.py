@@ -1,0 +1,96 @@
+"""SQL that compares every live row's text with the stored vectors: the basis of the per-partition
+asset checks, the reconciliation schedule and `pipeline status`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+
+@dataclass(frozen=True)
+class Coverage:
+    content_type: str
+    business_id: int
+    rows: int  # live rows
+    empty: int  # live rows with no text (nothing to embed)
+    current: int  # rows with a complete vector set for their current text, model and dimensions
+    failed: int  # rows with a failure record for their current text
+    orphans: int  # stored vector rows with no live, non-empty source row
+    models: tuple[str, ...]  # "model/dimensions" values present in the store
+
+    @property
+    def stale(self) -> int:
+        """Rows needing work: not current, not empty. Includes failed rows."""
+        return self.rows - self.empty - self.current
+
+
+# sha256 here must equal pipeline.lib.chunking.content_hash of the same text.
+_COVERAGE_SQL = """
+WITH docs AS (
+    SELECT content_type, content_id, business_id, body,
+           encode(sha256(convert_to(body, 'UTF8')), 'hex') AS h
+    FROM content_documents
+    WHERE (CAST(:ct AS text) IS NULL OR content_type = :ct)
+      AND (CAST(:b AS bigint) IS NULL OR business_id = :b)
+),
+stored AS (
+    SELECT content_type, content_id, business_id, content_hash, model, dimensions,
+           count(*) AS chunks, max(chunk_count) AS chunk_count
+    FROM content_embeddings
+    WHERE (CAST(:ct AS text) IS NULL OR content_type = :ct)
+      AND (CAST(:b AS bigint) IS NULL OR business_id = :b)
+    GROUP BY content_type, content_id, business_id, content_hash, model, dimensions
+),
+per_doc AS (
+    SELECT d.content_type, d.business_id, d.body = '' AS is_empty,
+           EXISTS (SELECT 1 FROM stored s
+                   WHERE s.content_type = d.content_type AND s.content_id = d.content_id AND s.content_hash = d.h
+                     AND s.model = :model AND s.dimensions = :dims AND s.chunks = s.chunk_count) AS is_current,
+           EXISTS (SELECT 1 FROM embedding_failures f
+                   WHERE f.content_type = d.content_type AND f.content_id = d.content_id
+                     AND f.content_hash = d.h) AS is_failed
+    FROM docs d
+),
+doc_counts AS (
+    SELECT content_type, business_id, count(*) AS rows,
+           count(*) FILTER (WHERE is_empty) AS empty,
+           count(*) FILTER (WHERE is_current AND NOT is_empty) AS current,
+           count(*) FILTER (WHERE is_failed AND NOT is_current AND NOT is_empty) AS failed
+    FROM per_doc GROUP BY content_type, business_id
+),
+orphan_counts AS (
+    SELECT s.content_type, s.business_id, sum(s.chunks) AS orphans
+    FROM stored s LEFT JOIN docs d ON d.content_type = s.content_type AND d.content_id = s.content_id
+    WHERE d.content_id IS NULL OR d.body = '' OR d.business_id <> s.business_id
+    GROUP BY s.content_type, s.business_id
+),
+model_sets AS (
+    SELECT content_type, business_id, array_agg(DISTINCT model || '/' || dimensions ORDER BY model || '/' || dimensions) AS models
+    FROM stored GROUP BY content_type, business_id
+)
+SELECT coalesce(c.content_type, o.content_type, m.content_type) AS content_type,
+       coalesce(c.business_id, o.business_id, m.business_id) AS business_id,
+       coalesce(c.rows, 0), coalesce(c.empty, 0), coalesce(c.current, 0), coalesce(c.failed, 0),
+       coalesce(o.orphans, 0), coalesce(m.models, '{}')
+FROM doc_counts c
+FULL JOIN orphan_counts o USING (content_type, business_id)
+FULL JOIN model_sets m ON m.content_type = coalesce(c.content_type, o.content_type)
+                      AND m.business_id = coalesce(c.business_id, o.business_id)
+ORDER BY 2, 1
+"""
+
+
+def coverage(
+    conn: Connection, model: str, dims: int, content_type: str | None = None, business_id: int | None = None
+) -> list[Coverage]:
+    rows = conn.execute(
+        sa.text(_COVERAGE_SQL), {"ct": content_type, "b": business_id, "model": model, "dims": dims}
+    ).all()
+    return [Coverage(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), tuple(r[7])) for r in rows]
+
+
+def partition_coverage(conn: Connection, model: str, dims: int, content_type: str, business_id: int) -> Coverage:
+    found = coverage(conn, model, dims, content_type, business_id)
+    return found[0] if found else Coverage(content_type, business_id, 0, 0, 0, 0, 0, ())

@@ -1,0 +1,190 @@
+"""SQL for the embedding sync of one (content type, business) partition."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pipeline.db.vectors import use_vectors
+
+
+@dataclass(frozen=True)
+class StoredGroup:
+    content_hash: str
+    model: str
+    dimensions: int
+    chunks: int
+    chunk_count: int
+
+    @property
+    def complete(self) -> bool:
+        return self.chunks == self.chunk_count
+
+
+@dataclass(frozen=True)
+class FailureState:
+    content_hash: str
+    attempts: int
+    next_retry_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PartitionSnapshot:
+    queue_seqs: list[int]
+    documents: dict[int, str]
+    stored: dict[int, list[StoredGroup]]
+    failures: dict[int, FailureState]
+
+
+@dataclass(frozen=True)
+class ChunkVector:
+    content_id: int
+    chunk_index: int
+    chunk_count: int
+    content_hash: str
+    token_count: int
+    text: str
+    vector: np.ndarray
+
+
+def read_partition(conn: Connection, content_type: str, business_id: int) -> PartitionSnapshot:
+    """Everything the sync needs, read in the caller's (REPEATABLE READ) snapshot."""
+    params = {"ct": content_type, "b": business_id}
+    seqs = conn.execute(
+        sa.text("SELECT seq FROM content_changes WHERE content_type = :ct AND business_id = :b"), params
+    ).scalars()
+    docs = conn.execute(
+        sa.text(
+            "SELECT content_id, body FROM content_documents WHERE content_type = :ct AND business_id = :b"
+        ),
+        params,
+    ).all()
+    stored: dict[int, list[StoredGroup]] = {}
+    for row in conn.execute(
+        sa.text(
+            "SELECT content_id, content_hash, model, dimensions, count(*), max(chunk_count)"
+            " FROM content_embeddings WHERE business_id = :b AND content_type = :ct"
+            " GROUP BY content_id, content_hash, model, dimensions"
+        ),
+        params,
+    ):
+        stored.setdefault(row[0], []).append(StoredGroup(row[1], row[2], row[3], row[4], row[5]))
+    failures = {
+        row[0]: FailureState(row[1], row[2], row[3])
+        for row in conn.execute(
+            sa.text(
+                "SELECT content_id, content_hash, attempts, next_retry_at FROM embedding_failures"
+                " WHERE content_type = :ct AND business_id = :b"
+            ),
+            params,
+        )
+    }
+    return PartitionSnapshot(list(seqs), dict(docs), stored, failures)
+
+
+_INSERT_CHUNK = sa.text(
+    "INSERT INTO content_embeddings (business_id, content_type, content_id, chunk_index, chunk_count,"
+    " content_hash, model, dimensions, token_count, chunk_text, embedding)"
+    " VALUES (:b, :ct, :id, :ci, :cc, :h, :m, :d, :tok, :txt, :v)"
+    " ON CONFLICT (content_type, content_id, model, dimensions, content_hash, chunk_index)"
+    " DO UPDATE SET embedding = EXCLUDED.embedding, chunk_text = EXCLUDED.chunk_text, updated_at = now()"
+)
+
+_DELETE_SUPERSEDED = sa.text(
+    "DELETE FROM content_embeddings e USING unnest(CAST(:ids AS bigint[]), CAST(:hashes AS text[])) AS k(id, h)"
+    " WHERE e.content_type = :ct AND e.business_id = :b AND e.content_id = k.id"
+    " AND (e.content_hash <> k.h OR e.model <> :m OR e.dimensions <> :d)"
+)
+
+
+def write_vectors(
+    conn: Connection, content_type: str, business_id: int, model: str, dims: int, chunks: Sequence[ChunkVector]
+) -> None:
+    """New vectors first, then the ones they supersede, in the caller's transaction: a reader sees the
+    old vector or the new one, never none."""
+    if not chunks:
+        return
+    use_vectors(conn)
+    conn.execute(
+        _INSERT_CHUNK,
+        [
+            {
+                "b": business_id, "ct": content_type, "id": c.content_id, "ci": c.chunk_index,
+                "cc": c.chunk_count, "h": c.content_hash, "m": model, "d": dims, "tok": c.token_count,
+                "txt": c.text, "v": c.vector,
+            }
+            for c in chunks
+        ],
+    )
+    current = {c.content_id: c.content_hash for c in chunks}
+    delete_superseded(conn, content_type, business_id, model, dims, current)
+    clear_failures(conn, content_type, list(current))
+
+
+def delete_vectors(conn: Connection, content_type: str, business_id: int, content_ids: Sequence[int]) -> int:
+    if not content_ids:
+        return 0
+    result = conn.execute(
+        sa.text(
+            "DELETE FROM content_embeddings WHERE content_type = :ct AND business_id = :b"
+            " AND content_id = ANY(:ids)"
+        ),
+        {"ct": content_type, "b": business_id, "ids": list(content_ids)},
+    )
+    clear_failures(conn, content_type, content_ids)
+    return result.rowcount
+
+
+def delete_superseded(
+    conn: Connection, content_type: str, business_id: int, model: str, dims: int, current: dict[int, str]
+) -> None:
+    if current:
+        conn.execute(
+            _DELETE_SUPERSEDED,
+            {"ids": list(current), "hashes": list(current.values()), "ct": content_type, "b": business_id,
+             "m": model, "d": dims},
+        )
+
+
+def clear_failures(conn: Connection, content_type: str, content_ids: Sequence[int]) -> None:
+    conn.execute(
+        sa.text("DELETE FROM embedding_failures WHERE content_type = :ct AND content_id = ANY(:ids)"),
+        {"ct": content_type, "ids": list(content_ids)},
+    )
+
+
+def record_failures(
+    conn: Connection,
+    content_type: str,
+    business_id: int,
+    failures: Sequence[tuple[int, str, int, datetime | None]],
+    error_type: str,
+    error: str,
+) -> None:
+    """Upsert (content_id, content_hash, attempts, next_retry_at) failure records."""
+    conn.execute(
+        sa.text(
+            "INSERT INTO embedding_failures (content_type, content_id, business_id, content_hash, attempts,"
+            " error_type, last_error, next_retry_at)"
+            " VALUES (:ct, :id, :b, :h, :a, :et, :err, :next)"
+            " ON CONFLICT (content_type, content_id) DO UPDATE SET content_hash = EXCLUDED.content_hash,"
+            " attempts = EXCLUDED.attempts, error_type = EXCLUDED.error_type, last_error = EXCLUDED.last_error,"
+            " last_failed_at = now(), next_retry_at = EXCLUDED.next_retry_at"
+        ),
+        [
+            {"ct": content_type, "id": cid, "b": business_id, "h": h, "a": attempts, "et": error_type,
+             "err": error[:2000], "next": next_at}
+            for cid, h, attempts, next_at in failures
+        ],
+    )
+
+
+def consume_changes(conn: Connection, seqs: Sequence[int]) -> None:
+    """Remove exactly the queue rows this sync read; changes committed since stay queued."""
+    if seqs:
+        conn.execute(sa.text("DELETE FROM content_changes WHERE seq = ANY(:s)"), {"s": list(seqs)})

@@ -1,0 +1,41 @@
+"""Engine creation: one pooled SQLAlchemy engine per process and database URL."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from pipeline.db.embedded import ensure_embedded_server
+from pipeline.settings import Settings, get_settings
+
+
+def normalize_url(url: str) -> str:
+    """Accept the usual postgres:// spellings and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def database_url(settings: Settings | None = None) -> str:
+    settings = settings or get_settings()
+    if settings.database_url is not None:
+        return normalize_url(settings.database_url.get_secret_value())
+    return ensure_embedded_server(settings.data_dir)
+
+
+def redact(url: str) -> str:
+    """The URL with its password hidden, for anything a person or a log will read."""
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
+@cache
+def engine_for(url: str) -> Engine:
+    # pre_ping lets a process survive a database restart: stale pooled connections are replaced.
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8, pool_recycle=1800)
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    return engine_for(database_url(settings))

@@ -1,0 +1,58 @@
+"""Tenant-isolated vector search SQL. Runs as the RLS-restricted role pipeline_app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pipeline.db.vectors import index_expression, use_vectors
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    content_type: str
+    content_id: int
+    score: float
+    text: str
+
+
+def as_tenant(conn: Connection, business_id: int) -> None:
+    """Drop to the application role for the rest of this transaction: from here on, row-level
+    security shows only this business's vectors, whatever the query says."""
+    conn.execute(sa.text("SET LOCAL ROLE pipeline_app"))
+    conn.execute(sa.text("SELECT set_config('app.business_id', :b, true)"), {"b": str(int(business_id))})
+
+
+def nearest(
+    conn: Connection, business_id: int, query: np.ndarray, model: str, dims: int, k: int, ef_search: int = 100
+) -> list[SearchHit]:
+    use_vectors(conn)
+    expression, _ = index_expression(dims)
+    # Iterative index scans keep scanning the HNSW graph until enough rows pass the tenant filter,
+    # so a small tenant among many still gets k results (pgvector >= 0.8).
+    conn.execute(sa.text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+    conn.execute(sa.text(f"SET LOCAL hnsw.ef_search = {int(ef_search)}"))
+    as_tenant(conn, business_id)
+    cast = "vector" if expression.startswith("(embedding::vector") else "halfvec"
+    rows = conn.execute(
+        sa.text(
+            f"""
+            WITH candidates AS MATERIALIZED (
+                SELECT content_type, content_id, chunk_text,
+                       {expression} <=> CAST(:q AS {cast}({int(dims)})) AS distance
+                FROM content_embeddings
+                WHERE business_id = :b AND model = :m AND dimensions = {int(dims)}
+                ORDER BY distance
+                LIMIT :pool
+            )
+            SELECT DISTINCT ON (content_type, content_id) content_type, content_id, 1 - distance, chunk_text
+            FROM candidates ORDER BY content_type, content_id, distance
+            """
+        ),
+        {"q": query, "b": business_id, "m": model, "pool": k * 4},
+    ).all()
+    hits = [SearchHit(r[0], r[1], float(r[2]), r[3]) for r in rows]
+    return sorted(hits, key=lambda h: h.score, reverse=True)[:k]

@@ -1,0 +1,19 @@
+"""Assembles the code location; everything it lists is defined in the folder named for it."""
+
+import dagster as dg
+
+from pipeline.assets.embeddings import embedding_assets
+from pipeline.assets.sources import content_source_specs
+from pipeline.checks.embedding_checks import embedding_checks
+from pipeline.resources.database import DatabaseResource
+from pipeline.resources.openai import OpenAIResource
+from pipeline.schedules.reconciliation import embedding_reconciliation
+from pipeline.sensors.change_sensor import content_change_sensor
+
+defs = dg.Definitions(
+    assets=[*content_source_specs, *embedding_assets],
+    asset_checks=embedding_checks,
+    sensors=[content_change_sensor],
+    schedules=[embedding_reconciliation],
+    resources={"database": DatabaseResource(), "openai": OpenAIResource()},
+)

