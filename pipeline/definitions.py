@@ -16,4 +16,7 @@ defs = dg.Definitions(
     sensors=[content_change_sensor],
     schedules=[embedding_reconciliation],
     resources={"database": DatabaseResource(), "openai": OpenAIResource()},
+    # One process per run: a sync step is I/O-bound, and a process per step would add seconds of
+    # start-up to every change's freshness on a small machine.
+    executor=dg.in_process_executor,
 )

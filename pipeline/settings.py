@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # Sensor behaviour.
     sensor_interval_seconds: int = Field(default=2, ge=1, alias="SENSOR_INTERVAL_SECONDS")
     sensor_max_changes_per_tick: int = Field(default=50_000, ge=100, alias="SENSOR_MAX_CHANGES_PER_TICK")
-    sensor_bulk_threshold: int = Field(default=20, ge=1, alias="SENSOR_BULK_THRESHOLD")
+    sensor_bulk_threshold: int = Field(default=3, ge=1, alias="SENSOR_BULK_THRESHOLD")
     sensor_max_partitions_per_run: int = Field(default=100, ge=1, alias="SENSOR_MAX_PARTITIONS_PER_RUN")
     stuck_change_minutes: int = Field(default=10, ge=1, alias="STUCK_CHANGE_MINUTES")
 

@@ -26,7 +26,8 @@ def db() -> None:
 @db.command("url")
 @click.option("--database", default=None, help="Print the URL of another database on the same server.")
 @click.option("--show-password", is_flag=True, help="Print the password too (never use in logs).")
-def db_url(database: str | None, show_password: bool) -> None:
+@click.option("--driver", default=None, help="SQLAlchemy driver to name in the URL, e.g. psycopg2.")
+def db_url(database: str | None, show_password: bool, driver: str | None) -> None:
     """Print the URL of the database in use."""
     import sqlalchemy as sa
 
@@ -35,6 +36,8 @@ def db_url(database: str | None, show_password: bool) -> None:
     url = sa.make_url(database_url())
     if database:
         url = url.set(database=database)
+    if driver:
+        url = url.set(drivername=f"postgresql+{driver}")
     rendered = url.render_as_string(hide_password=False)
     click.echo(rendered if show_password else redact(rendered))
 

@@ -188,7 +188,8 @@ class StandinServer:
 
     def _handle(self, handler: _Handler) -> None:
         path = urlsplit(handler.path).path
-        raw = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        length = handler.headers.get("Content-Length", "0")
+        raw = handler.rfile.read(int(length) if length.isdigit() else 0)
         try:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
@@ -201,6 +202,9 @@ class StandinServer:
         try:
             status, headers, payload = 200, {}, self._answer(handler.command, path, body)
         except ApiError as error:
+            status, headers, payload = error.status, error.headers, json.dumps(error.body).encode()
+        except Exception as exc:  # a stand-in bug should reach the client as a 500, not a dropped connection
+            error = ApiError(500, f"Stand-in server error: {exc!r}", "server_error")
             status, headers, payload = error.status, error.headers, json.dumps(error.body).encode()
         with self._lock:
             record.status = status
