@@ -43,7 +43,7 @@ def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, database: DatabaseResource, openai: OpenAIResource
     ) -> dg.MaterializeResult:
         service = openai.embedding_service()
-        syncer = PartitionSyncer(database.engine, service, get_settings(), run_id=context.run_id)
+        syncer = PartitionSyncer(database.engine, service, get_settings(), run_id=context.run.run_id)
         totals = SyncStats()
         for key in context.partition_keys:
             try:

@@ -1,0 +1,99 @@
+"""Shared fixtures: a real PostgreSQL (embedded unless DATABASE_URL is set), a fresh database for the
+session, and the OpenAI-compatible stand-in server on loopback driven through the official client."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+TEST_API_KEY = "sk-test-SECRET-0123456789abcdef"
+
+_TABLES = (
+    "content_changes, content_embeddings, embedding_failures, usage_ledger, api_rate_limits,"
+    " menu_items, policies, faqs, businesses"
+)
+
+
+def _clear_caches() -> None:
+    from pipeline.db.engine import engine_for
+    from pipeline.settings import get_settings
+
+    get_settings.cache_clear()
+    engine_for.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def standin() -> Iterator:
+    from pipeline.openai_standin import StandinServer
+
+    with StandinServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory, standin) -> Iterator[str]:
+    """A database of its own on the embedded server (or on DATABASE_URL's server)."""
+    from pipeline.db.embedded import ensure_embedded_server
+    from pipeline.db.engine import normalize_url
+
+    server_url = os.environ.get("DATABASE_URL")
+    if server_url:
+        server_url = normalize_url(server_url)
+    else:
+        data_dir = Path(os.environ.get("PIPELINE_TEST_DATA_DIR", tmp_path_factory.mktemp("pgdata")))
+        os.environ["PIPELINE_DATA_DIR"] = str(data_dir)
+        server_url = ensure_embedded_server(data_dir)
+    name = f"pipeline_test_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    os.environ.update(
+        {
+            "DATABASE_URL": url,
+            "OPENAI_API_KEY": TEST_API_KEY,
+            "OPENAI_BASE_URL": standin.base_url,
+            "OPENAI_TIMEOUT_SECONDS": "2",
+            "OPENAI_MAX_ATTEMPTS": "3",
+            "EMBEDDING_RETRY_BASE_SECONDS": "0.5",
+        }
+    )
+    _clear_caches()
+    from pipeline.db.engine import get_engine
+    from pipeline.db.migrate import migrate
+    from pipeline.db.vectors import ensure_vector_index
+
+    migrate(get_engine())
+    ensure_vector_index(get_engine(), 1536)
+    yield url
+    get_engine().dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str, standin) -> Iterator[sa.Engine]:
+    """A clean database and a clean stand-in for every test."""
+    from pipeline.db.engine import get_engine
+
+    engine = get_engine()
+    with engine.begin() as conn:
+        # Triggers off while clearing, so that the TRUNCATE trigger does not queue work.
+        conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+        conn.execute(sa.text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
+    standin.reset()
+    yield engine
+
+
+@pytest.fixture
+def instance() -> Iterator:
+    import dagster as dg
+
+    with dg.instance_for_test() as inst:
+        yield inst
