@@ -74,7 +74,9 @@ def fault_error(fault: Fault) -> ApiError | None:
         message = "The server had an error while processing your request. Sorry about that!"
         return ApiError(500, message, "server_error")
     if fault.kind == "auth":
-        message = "Incorrect API key provided. You can find your API key at https://platform.openai.com."
+        # The real API quotes (part of) the key it was given; the server fills in {key} with all of it,
+        # the worst case for anything that logs error messages.
+        message = "Incorrect API key provided: {key}. You can find your API key at https://platform.openai.com."
         return ApiError(401, message, code="invalid_api_key")
     return None
 

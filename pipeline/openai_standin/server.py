@@ -203,6 +203,9 @@ class StandinServer:
             status, headers, payload = 200, {}, self._answer(handler.command, path, body)
         except ApiError as error:
             status, headers, payload = error.status, error.headers, json.dumps(error.body).encode()
+            if status == 401:
+                presented = handler.headers.get("Authorization", "").removeprefix("Bearer ")
+                payload = payload.replace(b"{key}", presented.encode())
         except Exception as exc:  # a stand-in bug should reach the client as a 500, not a dropped connection
             error = ApiError(500, f"Stand-in server error: {exc!r}", "server_error")
             status, headers, payload = error.status, error.headers, json.dumps(error.body).encode()
