@@ -44,12 +44,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory, standin) -> Iterator[
     server_url = os.environ.get("DATABASE_URL")
     if server_url:
         server_url = normalize_url(server_url)
+        os.environ["DATABASE_URL_IS_EXTERNAL"] = "1"
     else:
         data_dir = Path(os.environ.get("PIPELINE_TEST_DATA_DIR", tmp_path_factory.mktemp("pgdata")))
         os.environ["PIPELINE_DATA_DIR"] = str(data_dir)
         server_url = ensure_embedded_server(data_dir)
     name = f"pipeline_test_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    # NullPool: tests restart the server, so no admin connection may be kept around.
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)

@@ -27,6 +27,10 @@ def ensure_embedded_server(data_dir: Path) -> str:
     pgdata = pgdata_dir(data_dir)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(pgdata, cleanup_mode=None)
+    # get_server() caches its handle per process; if the server stopped since (a restart, a crash),
+    # start it again rather than hand out the URL of a dead socket.
+    with server._lock:
+        server.ensure_postgres_running()
     return server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
 
 

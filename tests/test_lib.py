@@ -1,0 +1,133 @@
+"""Pure logic: hashing, chunking, packing, pricing, backoff, sync planning and run planning."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from pipeline.db.embedding_store import FailureState, PartitionSnapshot, StoredGroup
+from pipeline.lib.backoff import parse_duration, retry_delay, server_requested_delay
+from pipeline.lib.chunking import CHUNK_TOKEN_BUDGET, chunk_text, clean_text, content_hash
+from pipeline.lib.packing import Packable, pack
+from pipeline.lib.pricing import ModelPrice, PriceBook, UnknownModelPriceError, cost_usd
+from pipeline.lib.tokens import count_tokens
+from pipeline.sensors.run_planning import RANGE_END_TAG, RANGE_START_TAG, PartitionWork, plan_runs
+from pipeline.sync.plan import next_retry_at, plan_partition
+
+MODEL = "text-embedding-3-small"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_token_counts_are_exact_and_offline():
+    assert count_tokens("hello world", MODEL) == 2
+    assert count_tokens("hello world", "gpt-4o-mini") == 2
+    assert count_tokens("<|endoftext|>", MODEL) > 1  # special tokens counted as text, never refused
+
+
+def test_clean_text_removes_nul_and_lone_surrogates():
+    assert clean_text("a\x00b \ud800c ") == "ab ?c"
+    assert clean_text(None) == ""
+
+
+def test_long_text_is_split_into_equal_windows_under_the_limit():
+    text = "word " * 30_000
+    chunks = chunk_text(text, MODEL)
+    assert len(chunks) == 4
+    assert all(c.tokens <= CHUNK_TOKEN_BUDGET for c in chunks)
+    assert max(c.tokens for c in chunks) - min(c.tokens for c in chunks) <= 4  # re-encoding at the cuts
+    assert abs(sum(c.tokens for c in chunks) - count_tokens(text, MODEL)) <= 4
+    assert chunk_text("short", MODEL)[0].text == "short"
+
+
+def test_packing_respects_input_count_tokens_and_byte_estimate():
+    items = [Packable(i, 100, 400) for i in range(5000)]
+    packs = list(pack(items))
+    assert [len(p) for p in packs] == [2048, 2048, 904]
+    heavy = [Packable(i, 100_000, 400_000) for i in range(4)]
+    assert [len(p) for p in pack(heavy)] == [3, 1]
+    # 1.6 MB of text estimates at 400k tokens even when the real count is low.
+    bytes_heavy = [Packable(i, 10, 1_600_000) for i in range(2)]
+    assert [len(p) for p in pack(bytes_heavy)] == [1, 1]
+    assert [p.item for batch in pack(items) for p in batch] == list(range(5000))
+
+
+def test_cost_uses_the_versioned_price_and_unknown_models_are_refused():
+    price = ModelPrice("gpt-4o-mini", "2024-07", Decimal("0.15"), Decimal("0.60"))
+    assert cost_usd(price, 1_000_000, 1_000_000) == Decimal("0.75")
+    assert cost_usd(price, 1, 0) == Decimal("0.00000015")
+    with pytest.raises(UnknownModelPriceError, match="gpt-99.*model_prices"):
+        PriceBook({"gpt-4o-mini": price}).price("gpt-99")
+
+
+def test_backoff_honours_the_servers_headers():
+    assert parse_duration("6m0s") == 360 and parse_duration("250ms") == 0.25 and parse_duration("soon") is None
+    assert server_requested_delay({"Retry-After-Ms": "1500"}) == 1.5
+    assert server_requested_delay({"x-ratelimit-reset-requests": "1s", "x-ratelimit-reset-tokens": "2.5s"}) == 2.5
+    assert retry_delay(1, {"retry-after": "7"}) == 7
+    delays = [retry_delay(n, {}) for n in range(1, 8)]
+    assert all(0 < d <= 60 for d in delays) and delays[-1] > delays[0]
+
+
+def _snapshot(docs, stored=None, failures=None):
+    return PartitionSnapshot([1, 2], docs, stored or {}, failures or {})
+
+
+def test_plan_embeds_only_changed_text_and_deletes_orphans():
+    h = content_hash("same")
+    snap = _snapshot(
+        {1: "same", 2: "changed", 3: "", 4: "new"},
+        {1: [StoredGroup(h, MODEL, 1536, 1, 1)], 2: [StoredGroup("old", MODEL, 1536, 1, 1)],
+         3: [StoredGroup("x", MODEL, 1536, 1, 1)], 9: [StoredGroup("y", MODEL, 1536, 1, 1)]},
+    )
+    plan = plan_partition(snap, MODEL, 1536, NOW, 5)
+    assert [d.content_id for d in plan.to_embed] == [2, 4]
+    assert plan.up_to_date == 1 and plan.empty == [3] and sorted(plan.to_delete) == [3, 9]
+
+
+def test_plan_reembeds_on_model_change_or_incomplete_chunks():
+    h = content_hash("t")
+    other_model = _snapshot({1: "t"}, {1: [StoredGroup(h, "text-embedding-ada-002", 1536, 1, 1)]})
+    partial = _snapshot({1: "t"}, {1: [StoredGroup(h, MODEL, 1536, 1, 3)]})
+    assert [d.content_id for d in plan_partition(other_model, MODEL, 1536, NOW, 5).to_embed] == [1]
+    assert [d.content_id for d in plan_partition(partial, MODEL, 1536, NOW, 5).to_embed] == [1]
+
+
+def test_plan_defers_failing_rows_until_due_or_changed():
+    h = content_hash("bad")
+    not_due = FailureState(h, 1, NOW + timedelta(minutes=1))
+    exhausted = FailureState(h, 5, None)
+    assert plan_partition(_snapshot({1: "bad"}, failures={1: not_due}), MODEL, 1536, NOW, 5).deferred == [1]
+    assert plan_partition(_snapshot({1: "bad"}, failures={1: exhausted}), MODEL, 1536, NOW, 5).deferred == [1]
+    due = FailureState(h, 1, NOW - timedelta(seconds=1))
+    assert len(plan_partition(_snapshot({1: "bad"}, failures={1: due}), MODEL, 1536, NOW, 5).to_embed) == 1
+    edited = _snapshot({1: "edited"}, failures={1: exhausted})
+    assert len(plan_partition(edited, MODEL, 1536, NOW, 5).to_embed) == 1
+
+
+def test_row_retry_backoff_doubles_then_stops():
+    gaps = [next_retry_at(n, NOW, 30, 4) for n in (1, 2, 3, 4)]
+    assert [(g - NOW).total_seconds() for g in gaps[:3]] == [30, 60, 120]
+    assert gaps[3] is None
+
+
+def test_few_partitions_get_one_run_each_with_unique_keys():
+    order = [str(i) for i in range(1, 11)]
+    runs = plan_runs([PartitionWork("faq", "3", "17"), PartitionWork("faq", "5", "18")], order, "change", 3, 100)
+    assert [r.partition_key for r in runs] == ["3", "5"]
+    again = plan_runs([PartitionWork("faq", "3", "19")], order, "change", 3, 100)
+    assert again[0].run_key != runs[0].run_key  # a later change is never deduplicated away
+
+
+def test_bulk_changes_become_ranges_of_bounded_span():
+    order = [str(i) for i in range(1, 501)]
+    work = [PartitionWork("menu_item", str(i), "1") for i in range(1, 501, 2)] + [PartitionWork("faq", "7", "1")]
+    runs = plan_runs(work, order, "change", 3, 100)
+    ranged = [r for r in runs if RANGE_START_TAG in r.tags]
+    assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in ranged] == [
+        ("1", "99"), ("101", "199"), ("201", "299"), ("301", "399"), ("401", "499")
+    ]
+    assert [r.partition_key for r in runs if RANGE_START_TAG not in r.tags] == ["7"]
+    unknown = plan_runs([PartitionWork("faq", "999", "1")], order, "change", 3, 100)
+    assert unknown == []
