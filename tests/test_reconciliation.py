@@ -1,0 +1,74 @@
+"""The scheduled reconciliation repairs what the queue missed: writes with triggers disabled, lost
+deletes and a model change."""
+
+from __future__ import annotations
+
+import dagster as dg
+import sqlalchemy as sa
+
+from pipeline.assets.embeddings import embedding_assets
+from pipeline.resources.database import DatabaseResource
+from pipeline.resources.openai import OpenAIResource
+from pipeline.schedules.reconciliation import embedding_reconciliation
+from tests.helpers import SensorDriver, add_business, vectors
+
+
+def _reconcile(instance, driver: SensorDriver, openai: OpenAIResource | None = None) -> list[dg.RunRequest]:
+    ctx = dg.build_schedule_context(
+        instance=instance, resources={"database": DatabaseResource(), "openai": openai or OpenAIResource()}
+    )
+    result = embedding_reconciliation(ctx)
+    if isinstance(result, dg.SkipReason):
+        return []
+    for request in result:
+        assert driver.execute(request).success
+    return list(result)
+
+
+def _behind_the_triggers(engine, sql: str, params: dict) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("SET LOCAL session_replication_role = replica"))  # as a bulk loader might
+        conn.execute(sa.text(sql), params)
+
+
+def test_nothing_to_do_when_in_sync(engine, instance):
+    add_business(engine, "synced")
+    driver = SensorDriver(instance)
+    driver.sync()
+    assert _reconcile(instance, driver) == []
+
+
+def test_repairs_writes_and_deletes_the_triggers_never_saw(engine, instance):
+    b = add_business(engine, "drifted", menu=3, policies=0, faqs=0)
+    driver = SensorDriver(instance)
+    driver.sync()
+    _behind_the_triggers(engine, "INSERT INTO menu_items (business_id, name) VALUES (:b, 'Ghost pepper wings')", {"b": b})
+    _behind_the_triggers(engine, "DELETE FROM menu_items WHERE id = (SELECT min(id) FROM menu_items)", {})
+    assert driver.tick().run_requests == []  # the queue knows nothing
+
+    runs = _reconcile(instance, driver)
+    assert [r.partition_key for r in runs] == [str(b)]
+    with engine.connect() as conn:
+        live = {r[0] for r in conn.execute(sa.text("SELECT id FROM menu_items"))}
+    assert {cid for _, cid in vectors(engine)} == live
+    assert _reconcile(instance, driver) == []
+
+
+def test_model_change_reembeds_every_partition(engine, instance, standin):
+    a = add_business(engine, "one", menu=2, policies=0, faqs=0)
+    b = add_business(engine, "two", menu=2, policies=0, faqs=0)
+    driver = SensorDriver(instance)
+    driver.sync()
+    new_model = OpenAIResource(embedding_model="text-embedding-3-small", embedding_dimensions=512)
+    ctx = dg.build_schedule_context(instance=instance, resources={"database": DatabaseResource(), "openai": new_model})
+    runs = embedding_reconciliation(ctx)
+    assert sorted(r.partition_key for r in runs) == [str(a), str(b)]
+    for r in runs:
+        result = dg.materialize(
+            embedding_assets, selection=r.asset_selection, partition_key=r.partition_key, instance=instance,
+            resources={"database": DatabaseResource(), "openai": new_model},
+        )
+        assert result.success
+    with engine.connect() as conn:
+        models = conn.execute(sa.text("SELECT DISTINCT model, dimensions FROM content_embeddings")).all()
+    assert models == [("text-embedding-3-small", 512)]
