@@ -18,12 +18,15 @@ from pipeline.sensors.change_sensor import content_change_sensor
 def add_business(engine: sa.Engine, slug: str, menu: int = 3, policies: int = 1, faqs: int = 1) -> int:
     with engine.begin() as conn:
         b = conn.execute(
-            sa.text("INSERT INTO businesses (slug, name) VALUES (:s, :n) RETURNING id"), {"s": slug, "n": slug.title()}
+            sa.text("INSERT INTO businesses (slug, name) VALUES (:s, :n) RETURNING id"),
+            {"s": slug, "n": slug.title()},
         ).scalar_one()
         for i in range(menu):
             conn.execute(
-                sa.text("INSERT INTO menu_items (business_id, name, category, description, price)"
-                        " VALUES (:b, :n, 'Mains', :d, 10)"),
+                sa.text(
+                    "INSERT INTO menu_items (business_id, name, category, description, price)"
+                    " VALUES (:b, :n, 'Mains', :d, 10)"
+                ),
                 {"b": b, "n": f"{slug} dish {i}", "d": f"A {slug} dish number {i} with tomato and basil"},
             )
         for i in range(policies):
@@ -34,7 +37,11 @@ def add_business(engine: sa.Engine, slug: str, menu: int = 3, policies: int = 1,
         for i in range(faqs):
             conn.execute(
                 sa.text("INSERT INTO faqs (business_id, question, answer) VALUES (:b, :q, :a)"),
-                {"b": b, "q": f"Do you have parking at {slug} ({i})?", "a": "Yes, free parking behind the building."},
+                {
+                    "b": b,
+                    "q": f"Do you have parking at {slug} ({i})?",
+                    "a": "Yes, free parking behind the building.",
+                },
             )
     return b
 
@@ -49,12 +56,17 @@ class SensorDriver:
 
     def tick(self) -> dg.SensorResult:
         ctx = dg.build_sensor_context(
-            instance=self.instance, cursor=self.cursor, resources={"database": DatabaseResource()}, definitions=defs
+            instance=self.instance,
+            cursor=self.cursor,
+            resources={"database": DatabaseResource()},
+            definitions=defs,
         )
         result = content_change_sensor(ctx)
         for request in result.dynamic_partitions_requests or []:
             if isinstance(request, dg.AddDynamicPartitionsRequest):
-                self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+                self.instance.add_dynamic_partitions(
+                    request.partitions_def_name, list(request.partition_keys)
+                )
             else:
                 for key in request.partition_keys:
                     self.instance.delete_dynamic_partition(request.partitions_def_name, key)
@@ -86,7 +98,10 @@ class SensorDriver:
 
 def vectors(engine: sa.Engine, content_type: str | None = None) -> dict[tuple[str, int], list[tuple]]:
     """(content_type, content_id) -> [(chunk_index, content_hash, model, business_id)]."""
-    query = "SELECT content_type, content_id, chunk_index, content_hash, model, business_id FROM content_embeddings"
+    query = (
+        "SELECT content_type, content_id, chunk_index, content_hash, model, business_id"
+        " FROM content_embeddings"
+    )
     with engine.connect() as conn:
         rows = conn.execute(sa.text(query)).all()
     found: dict[tuple[str, int], list[tuple]] = {}

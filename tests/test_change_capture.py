@@ -9,8 +9,11 @@ from tests.helpers import add_business
 
 def _queue(engine) -> list[tuple]:
     with engine.connect() as conn:
-        return conn.execute(sa.text(
-            "SELECT content_type, content_id, business_id, operation FROM content_changes ORDER BY seq")).all()
+        return conn.execute(
+            sa.text(
+                "SELECT content_type, content_id, business_id, operation FROM content_changes ORDER BY seq"
+            )
+        ).all()
 
 
 def _clear(engine) -> None:
@@ -73,10 +76,15 @@ def test_rolled_back_writes_leave_no_work(engine):
 def test_truncate_flags_every_business_with_vectors(engine):
     b = add_business(engine, "truncated", menu=1, policies=0, faqs=0)
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO content_embeddings (business_id, content_type, content_id, chunk_index, chunk_count,"
-            " content_hash, model, dimensions, token_count, chunk_text, embedding)"
-            " VALUES (:b, 'policy', 1, 0, 1, 'h', 'm', 3, 1, 't', '[1,0,0]')"), {"b": b})
+        conn.execute(
+            sa.text(
+                "INSERT INTO content_embeddings (business_id, content_type, content_id, chunk_index,"
+                " chunk_count,"
+                " content_hash, model, dimensions, token_count, chunk_text, embedding)"
+                " VALUES (:b, 'policy', 1, 0, 1, 'h', 'm', 3, 1, 't', '[1,0,0]')"
+            ),
+            {"b": b},
+        )
     _clear(engine)
     with engine.begin() as conn:
         conn.execute(sa.text("TRUNCATE policies"))

@@ -61,7 +61,9 @@ def test_killed_run_then_rerun_loses_and_duplicates_nothing(engine, instance, st
     get_settings.cache_clear()
 
 
-@pytest.mark.skipif("DATABASE_URL_IS_EXTERNAL" in os.environ, reason="needs the embedded server to restart it")
+@pytest.mark.skipif(
+    "DATABASE_URL_IS_EXTERNAL" in os.environ, reason="needs the embedded server to restart it"
+)
 def test_database_restart_mid_run_is_survived(engine, instance, standin, monkeypatch):
     from pipeline.db.embedded import ensure_embedded_server, stop_embedded_server
     from pipeline.settings import get_settings

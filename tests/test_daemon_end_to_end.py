@@ -44,7 +44,11 @@ def daemon(engine, tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "SENSOR_INTERVAL_SECONDS": "1"}
     proc = subprocess.Popen(
         [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", "workspace.yaml"],
-        cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     yield proc
     os.killpg(proc.pid, signal.SIGTERM)
@@ -59,8 +63,9 @@ def test_sql_edit_is_embedded_by_the_running_daemon(engine, daemon):
 
     def current_hash() -> str | None:
         with engine.connect() as conn:
-            return conn.execute(sa.text("SELECT content_hash FROM content_embeddings WHERE business_id = :b"),
-                                {"b": b}).scalar()
+            return conn.execute(
+                sa.text("SELECT content_hash FROM content_embeddings WHERE business_id = :b"), {"b": b}
+            ).scalar()
 
     _wait_for(lambda: current_hash() is not None, timeout=150)  # includes daemon start-up
     with engine.begin() as conn:

@@ -57,14 +57,19 @@ def test_cost_uses_the_versioned_price_and_unknown_models_are_refused():
     price = ModelPrice("gpt-4o-mini", "2024-07", Decimal("0.15"), Decimal("0.60"))
     assert cost_usd(price, 1_000_000, 1_000_000) == Decimal("0.75")
     assert cost_usd(price, 1, 0) == Decimal("0.00000015")
-    with pytest.raises(UnknownModelPriceError, match="gpt-99.*model_prices"):
+    with pytest.raises(UnknownModelPriceError, match=r"gpt-99.*model_prices"):
         PriceBook({"gpt-4o-mini": price}).price("gpt-99")
 
 
 def test_backoff_honours_the_servers_headers():
-    assert parse_duration("6m0s") == 360 and parse_duration("250ms") == 0.25 and parse_duration("soon") is None
+    assert (
+        parse_duration("6m0s") == 360 and parse_duration("250ms") == 0.25 and parse_duration("soon") is None
+    )
     assert server_requested_delay({"Retry-After-Ms": "1500"}) == 1.5
-    assert server_requested_delay({"x-ratelimit-reset-requests": "1s", "x-ratelimit-reset-tokens": "2.5s"}) == 2.5
+    assert (
+        server_requested_delay({"x-ratelimit-reset-requests": "1s", "x-ratelimit-reset-tokens": "2.5s"})
+        == 2.5
+    )
     assert retry_delay(1, {"retry-after": "7"}) == 7
     delays = [retry_delay(n, {}) for n in range(1, 8)]
     assert all(0 < d <= 60 for d in delays) and delays[-1] > delays[0]
@@ -78,8 +83,12 @@ def test_plan_embeds_only_changed_text_and_deletes_orphans():
     h = content_hash("same")
     snap = _snapshot(
         {1: "same", 2: "changed", 3: "", 4: "new"},
-        {1: [StoredGroup(h, MODEL, 1536, 1, 1)], 2: [StoredGroup("old", MODEL, 1536, 1, 1)],
-         3: [StoredGroup("x", MODEL, 1536, 1, 1)], 9: [StoredGroup("y", MODEL, 1536, 1, 1)]},
+        {
+            1: [StoredGroup(h, MODEL, 1536, 1, 1)],
+            2: [StoredGroup("old", MODEL, 1536, 1, 1)],
+            3: [StoredGroup("x", MODEL, 1536, 1, 1)],
+            9: [StoredGroup("y", MODEL, 1536, 1, 1)],
+        },
     )
     plan = plan_partition(snap, MODEL, 1536, NOW, 5)
     assert [d.content_id for d in plan.to_embed] == [2, 4]
@@ -114,7 +123,9 @@ def test_row_retry_backoff_doubles_then_stops():
 
 def test_few_partitions_get_one_run_each_with_unique_keys():
     order = [str(i) for i in range(1, 11)]
-    runs = plan_runs([PartitionWork("faq", "3", "17"), PartitionWork("faq", "5", "18")], order, "change", 3, 100)
+    runs = plan_runs(
+        [PartitionWork("faq", "3", "17"), PartitionWork("faq", "5", "18")], order, "change", 3, 100
+    )
     assert [r.partition_key for r in runs] == ["3", "5"]
     again = plan_runs([PartitionWork("faq", "3", "19")], order, "change", 3, 100)
     assert again[0].run_key != runs[0].run_key  # a later change is never deduplicated away
@@ -122,11 +133,17 @@ def test_few_partitions_get_one_run_each_with_unique_keys():
 
 def test_bulk_changes_become_ranges_of_bounded_span():
     order = [str(i) for i in range(1, 501)]
-    work = [PartitionWork("menu_item", str(i), "1") for i in range(1, 501, 2)] + [PartitionWork("faq", "7", "1")]
+    work = [PartitionWork("menu_item", str(i), "1") for i in range(1, 501, 2)] + [
+        PartitionWork("faq", "7", "1")
+    ]
     runs = plan_runs(work, order, "change", 3, 100)
     ranged = [r for r in runs if RANGE_START_TAG in r.tags]
     assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in ranged] == [
-        ("1", "99"), ("101", "199"), ("201", "299"), ("301", "399"), ("401", "499")
+        ("1", "99"),
+        ("101", "199"),
+        ("201", "299"),
+        ("301", "399"),
+        ("401", "499"),
     ]
     assert [r.partition_key for r in runs if RANGE_START_TAG not in r.tags] == ["7"]
     unknown = plan_runs([PartitionWork("faq", "999", "1")], order, "change", 3, 100)

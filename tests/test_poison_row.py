@@ -12,8 +12,10 @@ from tests.helpers import SensorDriver, add_business, vectors
 def _poison_one(engine, b: int) -> int:
     with engine.begin() as conn:
         return conn.execute(
-            sa.text("UPDATE menu_items SET description = 'POISON here' WHERE id = "
-                    "(SELECT min(id) FROM menu_items WHERE business_id = :b) RETURNING id"),
+            sa.text(
+                "UPDATE menu_items SET description = 'POISON here' WHERE id = "
+                "(SELECT min(id) FROM menu_items WHERE business_id = :b) RETURNING id"
+            ),
             {"b": b},
         ).scalar_one()
 
@@ -59,8 +61,10 @@ def test_text_far_over_the_limit_is_chunked(engine, instance):
     b = add_business(engine, "longread", menu=0, policies=1, faqs=0)
     long_body = " ".join(f"Clause {i}: guests must be seated within fifteen minutes." for i in range(2500))
     with engine.begin() as conn:
-        pid = conn.execute(sa.text("UPDATE policies SET body = :t WHERE business_id = :b RETURNING id"),
-                           {"t": long_body, "b": b}).scalar_one()
+        pid = conn.execute(
+            sa.text("UPDATE policies SET body = :t WHERE business_id = :b RETURNING id"),
+            {"t": long_body, "b": b},
+        ).scalar_one()
     SensorDriver(instance).sync()
     chunks = vectors(engine)[("policy", pid)]
     assert len(chunks) >= 3

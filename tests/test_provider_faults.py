@@ -26,7 +26,8 @@ def test_rate_limit_is_retried_after_retry_after(engine, instance, standin):
     assert len(vectors(engine)) == 3
     rows = ledger(engine)
     assert [(r.status, r.error_type, r.http_status) for r in rows] == [
-        ("error", "rate_limit_exceeded", 429), ("ok", None, 200)
+        ("error", "rate_limit_exceeded", 429),
+        ("ok", None, 200),
     ]
     assert rows[0].cost_usd == 0 and rows[1].input_tokens > 0 and rows[1].cost_usd > 0
 
@@ -92,7 +93,9 @@ def test_transient_errors_past_the_limit_become_row_failures_with_backoff(engine
 
     assert result.success  # the run finishes; the rows wait for their retry
     with engine.connect() as conn:
-        failures = conn.execute(sa.text("SELECT attempts, error_type, next_retry_at > now() FROM embedding_failures")).all()
+        failures = conn.execute(
+            sa.text("SELECT attempts, error_type, next_retry_at > now() FROM embedding_failures")
+        ).all()
     assert failures == [(1, "http_500", True)] * 3
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert not checks["vectors_current"].passed

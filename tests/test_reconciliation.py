@@ -42,7 +42,9 @@ def test_repairs_writes_and_deletes_the_triggers_never_saw(engine, instance):
     b = add_business(engine, "drifted", menu=3, policies=0, faqs=0)
     driver = SensorDriver(instance)
     driver.sync()
-    _behind_the_triggers(engine, "INSERT INTO menu_items (business_id, name) VALUES (:b, 'Ghost pepper wings')", {"b": b})
+    _behind_the_triggers(
+        engine, "INSERT INTO menu_items (business_id, name) VALUES (:b, 'Ghost pepper wings')", {"b": b}
+    )
     _behind_the_triggers(engine, "DELETE FROM menu_items WHERE id = (SELECT min(id) FROM menu_items)", {})
     assert driver.tick().run_requests == []  # the queue knows nothing
 
@@ -60,12 +62,17 @@ def test_model_change_reembeds_every_partition(engine, instance, standin):
     driver = SensorDriver(instance)
     driver.sync()
     new_model = OpenAIResource(embedding_model="text-embedding-3-small", embedding_dimensions=512)
-    ctx = dg.build_schedule_context(instance=instance, resources={"database": DatabaseResource(), "openai": new_model})
+    ctx = dg.build_schedule_context(
+        instance=instance, resources={"database": DatabaseResource(), "openai": new_model}
+    )
     runs = embedding_reconciliation(ctx)
     assert sorted(r.partition_key for r in runs) == [str(a), str(b)]
     for r in runs:
         result = dg.materialize(
-            embedding_assets, selection=r.asset_selection, partition_key=r.partition_key, instance=instance,
+            embedding_assets,
+            selection=r.asset_selection,
+            partition_key=r.partition_key,
+            instance=instance,
             resources={"database": DatabaseResource(), "openai": new_model},
         )
         assert result.success

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -29,7 +30,9 @@ print(json.dumps(spans))
 def _run_workers(n: int, tokens: int, start_at: float = 0.0, before_start=None) -> list[tuple[float, float]]:
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _WORKER, str(tokens), str(start_at)], stdout=subprocess.PIPE, env=os.environ.copy()
+            [sys.executable, "-c", _WORKER, str(tokens), str(start_at)],
+            stdout=subprocess.PIPE,
+            env=os.environ.copy(),
         )
         for _ in range(n)
     ]
@@ -47,7 +50,7 @@ def _run_workers(n: int, tokens: int, start_at: float = 0.0, before_start=None) 
 def test_two_processes_share_one_concurrency_slot(engine):
     spans = _run_workers(2, tokens=1)
     assert len(spans) == 6
-    assert all(prev[1] <= nxt[0] + 0.01 for prev, nxt in zip(spans, spans[1:], strict=False)), "requests overlapped"
+    assert all(prev[1] <= nxt[0] + 0.01 for prev, nxt in itertools.pairwise(spans)), "requests overlapped"
 
 
 def test_two_processes_share_one_token_budget(engine):
@@ -57,7 +60,9 @@ def test_two_processes_share_one_token_budget(engine):
 
     def empty_bucket() -> None:  # every token must now be earned at 1,000 tokens/s
         with engine.begin() as conn:
-            conn.execute(sa.text("UPDATE api_rate_limits SET tokens_available = 0, refreshed_at = clock_timestamp()"))
+            conn.execute(
+                sa.text("UPDATE api_rate_limits SET tokens_available = 0, refreshed_at = clock_timestamp()")
+            )
 
     start_at = time.time() + 5
     spans = _run_workers(2, tokens=500, start_at=start_at, before_start=empty_bucket)
@@ -73,5 +78,7 @@ def test_a_429_pauses_every_process(engine):
     limiter.pause_all(1.5)
     spans = _run_workers(1, tokens=1)
     with engine.connect() as conn:
-        blocked_until = conn.execute(sa.text("SELECT extract(epoch FROM blocked_until) FROM api_rate_limits")).scalar()
+        blocked_until = conn.execute(
+            sa.text("SELECT extract(epoch FROM blocked_until) FROM api_rate_limits")
+        ).scalar()
     assert spans[0][0] >= float(blocked_until) - 0.05

@@ -35,10 +35,13 @@ def test_update_reembeds_only_the_changed_row_and_replaces_its_vector(engine, in
     calls_before = len(ledger(engine))
 
     with engine.begin() as conn:
-        item = conn.execute(sa.text("SELECT id FROM menu_items WHERE business_id = :b ORDER BY id LIMIT 1"),
-                            {"b": b}).scalar_one()
-        conn.execute(sa.text("UPDATE menu_items SET description = 'Now with smoked mozzarella' WHERE id = :i"),
-                     {"i": item})
+        item = conn.execute(
+            sa.text("SELECT id FROM menu_items WHERE business_id = :b ORDER BY id LIMIT 1"), {"b": b}
+        ).scalar_one()
+        conn.execute(
+            sa.text("UPDATE menu_items SET description = 'Now with smoked mozzarella' WHERE id = :i"),
+            {"i": item},
+        )
     results = driver.sync()
 
     after = vectors(engine)
@@ -46,7 +49,9 @@ def test_update_reembeds_only_the_changed_row_and_replaces_its_vector(engine, in
     meta = results[0].get_asset_materialization_events()[0].materialization.metadata
     assert meta["rows_embedded"].value == 1 and meta["rows_skipped"].value == 2
     with engine.connect() as conn:
-        text = conn.execute(sa.text("SELECT embedding_text(m) FROM menu_items m WHERE id = :i"), {"i": item}).scalar()
+        text = conn.execute(
+            sa.text("SELECT embedding_text(m) FROM menu_items m WHERE id = :i"), {"i": item}
+        ).scalar()
     assert after[("menu_item", item)] == [(0, content_hash(text), "text-embedding-3-small", b)]
     assert after[("menu_item", item)] != before[("menu_item", item)]
     unchanged = [k for k in before if k != ("menu_item", item)]
@@ -62,8 +67,10 @@ def test_price_only_update_costs_nothing(engine, instance):
     calls = len(ledger(engine))
 
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE menu_items SET price = price + 1, is_available = false WHERE business_id = :b"),
-                     {"b": b})
+        conn.execute(
+            sa.text("UPDATE menu_items SET price = price + 1, is_available = false WHERE business_id = :b"),
+            {"b": b},
+        )
     assert driver.tick().run_requests == []
     assert len(ledger(engine)) == calls
 
@@ -74,8 +81,12 @@ def test_delete_of_each_content_type_removes_its_vectors(engine, instance):
     driver.sync()
     with engine.begin() as conn:
         for table in ("menu_items", "policies", "faqs"):
-            conn.execute(sa.text(f"DELETE FROM {table} WHERE id = (SELECT min(id) FROM {table} WHERE business_id = :b)"),
-                         {"b": b})
+            conn.execute(
+                sa.text(
+                    f"DELETE FROM {table} WHERE id = (SELECT min(id) FROM {table} WHERE business_id = :b)"
+                ),
+                {"b": b},
+            )
     results = driver.sync()
 
     assert len(results) == 3
@@ -133,7 +144,9 @@ def test_repeated_changes_to_one_row_collapse_into_one_embedding(engine, instanc
     calls = len(ledger(engine))
     with engine.begin() as conn:
         for n in range(5):
-            conn.execute(sa.text("UPDATE menu_items SET description = :d WHERE business_id = :b"),
-                         {"d": f"version {n}", "b": b})
+            conn.execute(
+                sa.text("UPDATE menu_items SET description = :d WHERE business_id = :b"),
+                {"d": f"version {n}", "b": b},
+            )
     driver.sync()
     assert [c.input_count for c in ledger(engine)[calls:]] == [1]

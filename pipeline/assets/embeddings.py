@@ -1,6 +1,5 @@
 """Per-business embedding assets: one per content type, partitioned by business."""
 
-
 import warnings
 
 import dagster as dg

@@ -4,7 +4,6 @@ A run may cover a range of businesses (bulk changes), so each check records one 
 business partition in the run rather than a single result for the whole step.
 """
 
-
 import warnings
 
 import dagster as dg
@@ -66,8 +65,13 @@ def build_embedding_checks(ct: ContentType) -> dg.AssetChecksDefinition:
                         severity=severity,
                         description=description,
                         partition=key,
-                        metadata={"rows": cov.rows, "current": cov.current, "stale": cov.stale,
-                                  "failed": cov.failed, "orphans": cov.orphans},
+                        metadata={
+                            "rows": cov.rows,
+                            "current": cov.current,
+                            "stale": cov.stale,
+                            "failed": cov.failed,
+                            "orphans": cov.orphans,
+                        },
                     )
                 )
         yield from ()

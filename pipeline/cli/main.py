@@ -26,7 +26,9 @@ def db() -> None:
 @db.command("url")
 @click.option("--database", default=None, help="Print the URL of another database on the same server.")
 @click.option("--show-password", is_flag=True, help="Print the password too (never use in logs).")
-@click.option("--driver", default=None, help="SQLAlchemy driver to name in the URL, e.g. psycopg2.")
+@click.option(
+    "--driver", default=None, help="SQLAlchemy driver to name in the URL (e.g. psycopg2), or 'none' for psql."
+)
 def db_url(database: str | None, show_password: bool, driver: str | None) -> None:
     """Print the URL of the database in use."""
     import sqlalchemy as sa
@@ -37,7 +39,7 @@ def db_url(database: str | None, show_password: bool, driver: str | None) -> Non
     if database:
         url = url.set(database=database)
     if driver:
-        url = url.set(drivername=f"postgresql+{driver}")
+        url = url.set(drivername="postgresql" if driver == "none" else f"postgresql+{driver}")
     rendered = url.render_as_string(hide_password=False)
     click.echo(rendered if show_password else redact(rendered))
 
@@ -92,7 +94,9 @@ def demo_load() -> None:
 
 
 @cli.command("search")
-@click.option("--business", "business_id", type=int, required=True, help="Business id (see `pipeline status`).")
+@click.option(
+    "--business", "business_id", type=int, required=True, help="Business id (see `pipeline status`)."
+)
 @click.option("-k", default=5, show_default=True, help="How many results.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.argument("query")
@@ -127,17 +131,33 @@ def status_cmd(as_json: bool) -> None:
         pending, oldest = change_queue.backlog(conn)
         rows = coverage(conn, model, dims)
     if as_json:
-        click.echo(json.dumps({
-            "model": model, "dimensions": dims, "queue_backlog": pending, "oldest_pending_seconds": oldest,
-            "coverage": [{**c.__dict__, "stale": c.stale} for c in rows],
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "model": model,
+                    "dimensions": dims,
+                    "queue_backlog": pending,
+                    "oldest_pending_seconds": oldest,
+                    "coverage": [{**c.__dict__, "stale": c.stale} for c in rows],
+                },
+                indent=2,
+            )
+        )
         return
     age = f"{oldest:.0f}s" if oldest is not None else "-"
     console.print(f"Model {model}/{dims}. Queue backlog: {pending} changes, oldest pending: {age}")
     table = Table("business", "type", "rows", "embedded", "stale", "failed", "empty", "orphans")
     for c in rows:
-        table.add_row(str(c.business_id), c.content_type, str(c.rows), str(c.current), str(c.stale),
-                      str(c.failed), str(c.empty), str(c.orphans))
+        table.add_row(
+            str(c.business_id),
+            c.content_type,
+            str(c.rows),
+            str(c.current),
+            str(c.stale),
+            str(c.failed),
+            str(c.empty),
+            str(c.orphans),
+        )
     console.print(table)
 
 

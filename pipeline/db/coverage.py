@@ -46,8 +46,9 @@ stored AS (
 per_doc AS (
     SELECT d.content_type, d.business_id, d.body = '' AS is_empty,
            EXISTS (SELECT 1 FROM stored s
-                   WHERE s.content_type = d.content_type AND s.content_id = d.content_id AND s.content_hash = d.h
-                     AND s.model = :model AND s.dimensions = :dims AND s.chunks = s.chunk_count) AS is_current,
+                   WHERE s.content_type = d.content_type AND s.content_id = d.content_id
+                     AND s.content_hash = d.h AND s.model = :model
+                     AND s.dimensions = :dims AND s.chunks = s.chunk_count) AS is_current,
            EXISTS (SELECT 1 FROM embedding_failures f
                    WHERE f.content_type = d.content_type AND f.content_id = d.content_id
                      AND f.content_hash = d.h) AS is_failed
@@ -67,7 +68,8 @@ orphan_counts AS (
     GROUP BY s.content_type, s.business_id
 ),
 model_sets AS (
-    SELECT content_type, business_id, array_agg(DISTINCT model || '/' || dimensions ORDER BY model || '/' || dimensions) AS models
+    SELECT content_type, business_id,
+           array_agg(DISTINCT model || '/' || dimensions ORDER BY model || '/' || dimensions) AS models
     FROM stored GROUP BY content_type, business_id
 )
 SELECT coalesce(c.content_type, o.content_type, m.content_type) AS content_type,
@@ -91,6 +93,8 @@ def coverage(
     return [Coverage(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), tuple(r[7])) for r in rows]
 
 
-def partition_coverage(conn: Connection, model: str, dims: int, content_type: str, business_id: int) -> Coverage:
+def partition_coverage(
+    conn: Connection, model: str, dims: int, content_type: str, business_id: int
+) -> Coverage:
     found = coverage(conn, model, dims, content_type, business_id)
     return found[0] if found else Coverage(content_type, business_id, 0, 0, 0, 0, 0, ())

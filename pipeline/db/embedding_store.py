@@ -96,14 +96,20 @@ _INSERT_CHUNK = sa.text(
 )
 
 _DELETE_SUPERSEDED = sa.text(
-    "DELETE FROM content_embeddings e USING unnest(CAST(:ids AS bigint[]), CAST(:hashes AS text[])) AS k(id, h)"
+    "DELETE FROM content_embeddings e"
+    " USING unnest(CAST(:ids AS bigint[]), CAST(:hashes AS text[])) AS k(id, h)"
     " WHERE e.content_type = :ct AND e.business_id = :b AND e.content_id = k.id"
     " AND (e.content_hash <> k.h OR e.model <> :m OR e.dimensions <> :d)"
 )
 
 
 def write_vectors(
-    conn: Connection, content_type: str, business_id: int, model: str, dims: int, chunks: Sequence[ChunkVector]
+    conn: Connection,
+    content_type: str,
+    business_id: int,
+    model: str,
+    dims: int,
+    chunks: Sequence[ChunkVector],
 ) -> None:
     """New vectors first, then the ones they supersede, in the caller's transaction: a reader sees the
     old vector or the new one, never none."""
@@ -114,9 +120,17 @@ def write_vectors(
         _INSERT_CHUNK,
         [
             {
-                "b": business_id, "ct": content_type, "id": c.content_id, "ci": c.chunk_index,
-                "cc": c.chunk_count, "h": c.content_hash, "m": model, "d": dims, "tok": c.token_count,
-                "txt": c.text, "v": c.vector,
+                "b": business_id,
+                "ct": content_type,
+                "id": c.content_id,
+                "ci": c.chunk_index,
+                "cc": c.chunk_count,
+                "h": c.content_hash,
+                "m": model,
+                "d": dims,
+                "tok": c.token_count,
+                "txt": c.text,
+                "v": c.vector,
             }
             for c in chunks
         ],
@@ -146,8 +160,14 @@ def delete_superseded(
     if current:
         conn.execute(
             _DELETE_SUPERSEDED,
-            {"ids": list(current), "hashes": list(current.values()), "ct": content_type, "b": business_id,
-             "m": model, "d": dims},
+            {
+                "ids": list(current),
+                "hashes": list(current.values()),
+                "ct": content_type,
+                "b": business_id,
+                "m": model,
+                "d": dims,
+            },
         )
 
 
@@ -173,12 +193,21 @@ def record_failures(
             " error_type, last_error, next_retry_at)"
             " VALUES (:ct, :id, :b, :h, :a, :et, :err, :next)"
             " ON CONFLICT (content_type, content_id) DO UPDATE SET content_hash = EXCLUDED.content_hash,"
-            " attempts = EXCLUDED.attempts, error_type = EXCLUDED.error_type, last_error = EXCLUDED.last_error,"
+            " attempts = EXCLUDED.attempts, error_type = EXCLUDED.error_type,"
+            " last_error = EXCLUDED.last_error,"
             " last_failed_at = now(), next_retry_at = EXCLUDED.next_retry_at"
         ),
         [
-            {"ct": content_type, "id": cid, "b": business_id, "h": h, "a": attempts, "et": error_type,
-             "err": error[:2000], "next": next_at}
+            {
+                "ct": content_type,
+                "id": cid,
+                "b": business_id,
+                "h": h,
+                "a": attempts,
+                "et": error_type,
+                "err": error[:2000],
+                "next": next_at,
+            }
             for cid, h, attempts, next_at in failures
         ],
     )

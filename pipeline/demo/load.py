@@ -37,8 +37,17 @@ def _insert_content(conn: sa.Connection, business_id: int, b: DemoBusiness, coun
             "INSERT INTO menu_items (business_id, name, category, description, price, dietary_tags)"
             " VALUES (:b, :name, :category, :description, :price, :tags)"
         ),
-        [{"b": business_id, "name": m.name, "category": m.category, "description": m.description,
-          "price": m.price, "tags": list(m.dietary_tags)} for m in b.menu],
+        [
+            {
+                "b": business_id,
+                "name": m.name,
+                "category": m.category,
+                "description": m.description,
+                "price": m.price,
+                "tags": list(m.dietary_tags),
+            }
+            for m in b.menu
+        ],
     )
     conn.execute(
         sa.text("INSERT INTO policies (business_id, title, category, body) VALUES (:b, :t, :c, :body)"),

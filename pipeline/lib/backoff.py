@@ -40,7 +40,9 @@ def server_requested_delay(headers: Mapping[str, str]) -> float | None:
     return max(known) if known else None
 
 
-def backoff_delay(attempt: int, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None) -> float:
+def backoff_delay(
+    attempt: int, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None
+) -> float:
     """Delay before retry number `attempt` (1-based): full jitter over base * 2^(attempt-1), capped."""
     ceiling = min(cap, base * 2 ** (attempt - 1))
     return (rng or random).uniform(ceiling / 2, ceiling)

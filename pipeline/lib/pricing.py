@@ -27,9 +27,7 @@ class UnknownModelPriceError(LookupError):
 
 
 def cost_usd(price: ModelPrice, input_tokens: int, output_tokens: int = 0) -> Decimal:
-    raw = (
-        price.input_usd_per_mtok * input_tokens + price.output_usd_per_mtok * output_tokens
-    ) / _PER_MILLION
+    raw = (price.input_usd_per_mtok * input_tokens + price.output_usd_per_mtok * output_tokens) / _PER_MILLION
     return raw.quantize(_COST_QUANTUM, rounding=ROUND_HALF_UP)
 
 

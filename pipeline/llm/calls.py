@@ -76,8 +76,13 @@ class ProviderCaller:
                     error_type, http_status, headers = _classify(exc)
                     record_usage(
                         self.engine,
-                        replace(base, latency_ms=latency, status="error", http_status=http_status,
-                                error_type=error_type),
+                        replace(
+                            base,
+                            latency_ms=latency,
+                            status="error",
+                            http_status=http_status,
+                            error_type=error_type,
+                        ),
                     )
                     message = scrub(f"{type(exc).__name__}: {exc}", self.secrets)
                     if error_type in _FATAL_CODES or http_status in (401, 403):
@@ -89,15 +94,25 @@ class ProviderCaller:
                     delay = retry_delay(attempt, headers)
                     if error_type == "rate_limit_exceeded":
                         self.limiter.pause_all(delay)
-                    log.warning("%s (attempt %d/%d); retrying in %.1fs", message, attempt, self.max_attempts, delay)
+                    log.warning(
+                        "%s (attempt %d/%d); retrying in %.1fs", message, attempt, self.max_attempts, delay
+                    )
                     time.sleep(delay)
                     continue
             latency = int((time.monotonic() - started) * 1000)
             cost, price_version = price(tokens_in, tokens_out)
             record_usage(
                 self.engine,
-                replace(base, latency_ms=latency, status="ok", http_status=status, input_tokens=tokens_in,
-                        output_tokens=tokens_out, cost_usd=cost, price_version=price_version),
+                replace(
+                    base,
+                    latency_ms=latency,
+                    status="ok",
+                    http_status=status,
+                    input_tokens=tokens_in,
+                    output_tokens=tokens_out,
+                    cost_usd=cost,
+                    price_version=price_version,
+                ),
             )
             return result
 

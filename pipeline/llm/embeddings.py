@@ -13,7 +13,11 @@ from pipeline.db.usage_ledger import UsageRecord
 from pipeline.lib.pricing import PriceBook, cost_usd
 from pipeline.llm.calls import CallContext, MalformedResponseError, ProviderCaller
 
-DEFAULT_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
+DEFAULT_DIMENSIONS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
 FIXED_DIMENSION_MODELS = {"text-embedding-ada-002"}
 
 
@@ -59,16 +63,26 @@ class EmbeddingService:
         extra = {} if self.requested_dimensions is None else {"dimensions": self.requested_dimensions}
 
         def send() -> tuple[list[np.ndarray], dict[str, str], int, int, int]:
-            raw = self.client.embeddings.with_raw_response.create(model=self.model, input=list(texts), **extra)
+            raw = self.client.embeddings.with_raw_response.create(
+                model=self.model, input=list(texts), **extra
+            )
             parsed = raw.parse()
             vectors = self._validated(parsed, len(texts))
             used = parsed.usage.prompt_tokens if parsed.usage else tokens
             return vectors, dict(raw.headers), raw.status_code, used, 0
 
         base = UsageRecord(
-            workload=ctx.workload, provider=self.provider, model=self.model, endpoint="embeddings",
-            latency_ms=0, status="ok", business_id=ctx.business_id, content_type=ctx.content_type,
-            run_id=ctx.run_id, operation_id=ctx.operation_id, input_count=len(texts),
+            workload=ctx.workload,
+            provider=self.provider,
+            model=self.model,
+            endpoint="embeddings",
+            latency_ms=0,
+            status="ok",
+            business_id=ctx.business_id,
+            content_type=ctx.content_type,
+            run_id=ctx.run_id,
+            operation_id=ctx.operation_id,
+            input_count=len(texts),
         )
         billed: list[tuple[int, Decimal]] = []
 

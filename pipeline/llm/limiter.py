@@ -36,7 +36,9 @@ class SharedLimiter:
                 self._take_budget(tokens, deadline)
                 yield
             finally:
-                lock_conn.execute(sa.text("SELECT pg_advisory_unlock(:c, :s)"), {"c": _SLOT_LOCK_CLASS, "s": slot})
+                lock_conn.execute(
+                    sa.text("SELECT pg_advisory_unlock(:c, :s)"), {"c": _SLOT_LOCK_CLASS, "s": slot}
+                )
                 lock_conn.commit()
 
     def pause_all(self, seconds: float) -> None:

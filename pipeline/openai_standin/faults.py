@@ -76,7 +76,9 @@ def fault_error(fault: Fault) -> ApiError | None:
     if fault.kind == "auth":
         # The real API quotes (part of) the key it was given; the server fills in {key} with all of it,
         # the worst case for anything that logs error messages.
-        message = "Incorrect API key provided: {key}. You can find your API key at https://platform.openai.com."
+        message = (
+            "Incorrect API key provided: {key}. You can find your API key at https://platform.openai.com."
+        )
         return ApiError(401, message, code="invalid_api_key")
     return None
 

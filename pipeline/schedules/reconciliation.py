@@ -2,7 +2,6 @@
 launch runs for any partition the queue missed (lost deletes, writes with triggers disabled, a
 model change)."""
 
-
 import time
 
 import dagster as dg
@@ -43,4 +42,6 @@ def embedding_reconciliation(
     if not drift:
         return dg.SkipReason("Every partition's vectors match its rows.")
     order = context.instance.get_dynamic_partitions(business_partitions.name)
-    return plan_runs(drift, order, "reconcile", settings.sensor_bulk_threshold, settings.sensor_max_partitions_per_run)
+    return plan_runs(
+        drift, order, "reconcile", settings.sensor_bulk_threshold, settings.sensor_max_partitions_per_run
+    )

@@ -1,6 +1,5 @@
 """The change sensor: drains the trigger-filled queue into per-business embedding runs."""
 
-
 import json
 from dataclasses import asdict, dataclass
 
@@ -40,7 +39,9 @@ def content_change_sensor(context: dg.SensorEvaluationContext, database: Databas
     cursor = ChangeCursor.parse(context.cursor)
     with database.engine.connect() as conn:
         live = [str(b) for b in change_queue.business_ids(conn)]
-        page = change_queue.read_change_page(conn, cursor.txid, cursor.seq, settings.sensor_max_changes_per_tick)
+        page = change_queue.read_change_page(
+            conn, cursor.txid, cursor.seq, settings.sensor_max_changes_per_tick
+        )
         retries = change_queue.due_retries(conn, settings.embedding_max_row_attempts)
         stuck = change_queue.stuck_partitions(conn, settings.stuck_change_minutes)
 
@@ -57,13 +58,18 @@ def content_change_sensor(context: dg.SensorEvaluationContext, database: Databas
 
     bucket = int(context.last_tick_completion_time or 0) // (settings.stuck_change_minutes * 60)
     requests = [
-        *runs("change", [PartitionWork(p.content_type, str(p.business_id), str(p.last_seq)) for p in page.partitions]),
+        *runs(
+            "change",
+            [PartitionWork(p.content_type, str(p.business_id), str(p.last_seq)) for p in page.partitions],
+        ),
         *runs("retry", [PartitionWork(ct, str(b), marker) for ct, b, marker in retries]),
         *runs("stuck", [PartitionWork(ct, str(b), str(bucket)) for ct, b in stuck]),
     ]
     next_cursor = ChangeCursor(page.last_txid, page.last_seq) if page.last_txid else cursor
     if page.rows:
-        context.log.info(f"{page.rows} queued changes in {len(page.partitions)} partitions -> {len(requests)} runs")
+        context.log.info(
+            f"{page.rows} queued changes in {len(page.partitions)} partitions -> {len(requests)} runs"
+        )
     partition_requests = []
     if added:
         partition_requests.append(business_partitions.build_add_request(added))

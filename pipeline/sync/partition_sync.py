@@ -51,7 +51,10 @@ class PartitionSyncer:
         with self._partition_lock(content_type.name, business_id):
             snapshot = self._read(content_type.name, business_id)
             plan = plan_partition(
-                snapshot, self.service.model, self.service.dimensions, datetime.now(UTC),
+                snapshot,
+                self.service.model,
+                self.service.dimensions,
+                datetime.now(UTC),
                 self.settings.embedding_max_row_attempts,
             )
             stats = SyncStats(skipped=plan.up_to_date, empty=len(plan.empty), deferred=len(plan.deferred))
@@ -60,7 +63,11 @@ class PartitionSyncer:
                 stats.deleted += len(plan.to_delete)
                 store.delete_vectors(conn, content_type.name, business_id, plan.to_delete)
                 store.delete_superseded(
-                    conn, content_type.name, business_id, self.service.model, self.service.dimensions,
+                    conn,
+                    content_type.name,
+                    business_id,
+                    self.service.model,
+                    self.service.dimensions,
                     plan.superseded,
                 )
                 store.consume_changes(conn, snapshot.queue_seqs)
@@ -91,15 +98,25 @@ class PartitionSyncer:
         for doc in plan.to_embed:
             chunks = chunk_text(doc.text, self.service.model)
             if len(chunks) > MAX_CHUNKS_PER_ROW:
-                self._fail(content_type, business_id, [doc], snapshot, "text_too_long",
-                           f"Text has {sum(c.tokens for c in chunks)} tokens, over the "
-                           f"{MAX_CHUNKS_PER_ROW}-chunk limit; shorten it and it will be embedded.")
+                self._fail(
+                    content_type,
+                    business_id,
+                    [doc],
+                    snapshot,
+                    "text_too_long",
+                    f"Text has {sum(c.tokens for c in chunks)} tokens, over the "
+                    f"{MAX_CHUNKS_PER_ROW}-chunk limit; shorten it and it will be embedded.",
+                )
                 stats.failed += 1
                 continue
             p = PreparedDocument(doc, chunks)
             prepared.append(Packable(p, p.tokens, len(doc.text.encode("utf-8"))))
         requests = list(
-            pack(prepared, self.settings.embedding_max_inputs_per_request, self.settings.embedding_max_tokens_per_request)
+            pack(
+                prepared,
+                self.settings.embedding_max_inputs_per_request,
+                self.settings.embedding_max_tokens_per_request,
+            )
         )
         if not requests:
             return stats
@@ -114,7 +131,10 @@ class PartitionSyncer:
         return stats
 
     def _embed_request(
-        self, content_type: str, business_id: int, docs: Sequence[PreparedDocument],
+        self,
+        content_type: str,
+        business_id: int,
+        docs: Sequence[PreparedDocument],
         snapshot: store.PartitionSnapshot,
     ) -> SyncStats:
         texts = [c.text for d in docs for c in d.chunks]
@@ -137,19 +157,32 @@ class PartitionSyncer:
             return SyncStats(failed=len(docs), requests=1)
         vectors = iter(batch.vectors)
         rows = [
-            store.ChunkVector(d.doc.content_id, c.index, len(d.chunks), d.doc.content_hash, c.tokens, c.text,
-                              next(vectors))
+            store.ChunkVector(
+                d.doc.content_id, c.index, len(d.chunks), d.doc.content_hash, c.tokens, c.text, next(vectors)
+            )
             for d in docs
             for c in d.chunks
         ]
         with self.engine.begin() as conn:
-            store.write_vectors(conn, content_type, business_id, self.service.model, self.service.dimensions, rows)
-        return SyncStats(embedded=len(docs), chunks=len(rows), tokens=batch.input_tokens, cost_usd=batch.cost_usd,
-                         requests=1)
+            store.write_vectors(
+                conn, content_type, business_id, self.service.model, self.service.dimensions, rows
+            )
+        return SyncStats(
+            embedded=len(docs),
+            chunks=len(rows),
+            tokens=batch.input_tokens,
+            cost_usd=batch.cost_usd,
+            requests=1,
+        )
 
     def _fail(
-        self, content_type: str, business_id: int, docs: Sequence[Document], snapshot: store.PartitionSnapshot,
-        error_type: str, message: str,
+        self,
+        content_type: str,
+        business_id: int,
+        docs: Sequence[Document],
+        snapshot: store.PartitionSnapshot,
+        error_type: str,
+        message: str,
     ) -> None:
         now = datetime.now(UTC)
         records = []
@@ -157,7 +190,10 @@ class PartitionSyncer:
             previous = snapshot.failures.get(doc.content_id)
             attempts = previous.attempts + 1 if previous and previous.content_hash == doc.content_hash else 1
             retry_at = next_retry_at(
-                attempts, now, self.settings.embedding_retry_base_seconds, self.settings.embedding_max_row_attempts
+                attempts,
+                now,
+                self.settings.embedding_retry_base_seconds,
+                self.settings.embedding_max_row_attempts,
             )
             records.append((doc.content_id, doc.content_hash, attempts, retry_at))
         log.warning("%d %s row(s) of business %s failed: %s", len(docs), content_type, business_id, message)

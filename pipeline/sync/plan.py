@@ -46,7 +46,11 @@ def plan_partition(
                 plan.superseded[content_id] = digest
             continue
         failure = snapshot.failures.get(content_id)
-        if failure is not None and failure.content_hash == digest and not retry_due(failure, now, max_attempts):
+        if (
+            failure is not None
+            and failure.content_hash == digest
+            and not retry_due(failure, now, max_attempts)
+        ):
             plan.deferred.append(content_id)
             continue
         plan.to_embed.append(Document(content_id, text, digest))
