@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline.column_batch.estimate import SafetyLimits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,6 +45,34 @@ class Settings(BaseSettings):
     sensor_bulk_threshold: int = Field(default=3, ge=1, alias="SENSOR_BULK_THRESHOLD")
     sensor_max_partitions_per_run: int = Field(default=100, ge=1, alias="SENSOR_MAX_PARTITIONS_PER_RUN")
     stuck_change_minutes: int = Field(default=10, ge=1, alias="STUCK_CHANGE_MINUTES")
+
+    # Column-batch safety limits (see pipeline/column_batch/estimate.py SafetyLimits).
+    cb_max_concurrent_operations: int = Field(default=5, ge=1, alias="CB_MAX_CONCURRENT_OPERATIONS")
+    cb_max_operations_per_hour: int = Field(default=10, ge=1, alias="CB_MAX_OPERATIONS_PER_HOUR")
+    cb_max_operations_per_day: int = Field(default=50, ge=1, alias="CB_MAX_OPERATIONS_PER_DAY")
+    cb_max_cost_per_day_usd: Decimal = Field(default=Decimal("500"), gt=0, alias="CB_MAX_COST_PER_DAY_USD")
+    cb_max_rows_per_operation: int = Field(default=5000, ge=1, alias="CB_MAX_ROWS_PER_OPERATION")
+    cb_max_cost_per_operation_usd: Decimal = Field(
+        default=Decimal("100"), gt=0, alias="CB_MAX_COST_PER_OPERATION_USD"
+    )
+    cb_max_duration_hours: float = Field(default=24, gt=0, alias="CB_MAX_DURATION_HOURS")
+    cb_user_max_operations_per_day: int = Field(default=20, ge=1, alias="CB_USER_MAX_OPERATIONS_PER_DAY")
+    cb_user_max_cost_per_day_usd: Decimal = Field(
+        default=Decimal("100"), gt=0, alias="CB_USER_MAX_COST_PER_DAY_USD"
+    )
+
+    def safety_limits(self) -> SafetyLimits:
+        return SafetyLimits(
+            max_concurrent_operations=self.cb_max_concurrent_operations,
+            max_operations_per_hour=self.cb_max_operations_per_hour,
+            max_operations_per_day=self.cb_max_operations_per_day,
+            max_total_cost_per_day_usd=self.cb_max_cost_per_day_usd,
+            max_rows_per_operation=self.cb_max_rows_per_operation,
+            max_cost_per_operation_usd=self.cb_max_cost_per_operation_usd,
+            max_duration_hours=self.cb_max_duration_hours,
+            user_max_operations_per_day=self.cb_user_max_operations_per_day,
+            user_max_cost_per_day_usd=self.cb_user_max_cost_per_day_usd,
+        )
 
     @property
     def provider(self) -> str:

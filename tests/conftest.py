@@ -15,7 +15,8 @@ TEST_API_KEY = "sk-test-SECRET-0123456789abcdef"
 
 _TABLES = (
     "content_changes, content_embeddings, embedding_failures, usage_ledger, api_rate_limits,"
-    " menu_items, policies, faqs, businesses"
+    " menu_items, policies, faqs, businesses, glossary_terms, column_batch_operations, column_batch_rows,"
+    " column_batch_batches, spend_counters, emergency_stop_audit"
 )
 
 
@@ -89,6 +90,7 @@ def engine(database_url: str, standin) -> Iterator[sa.Engine]:
         # Triggers off while clearing, so that the TRUNCATE trigger does not queue work.
         conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
         conn.execute(sa.text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
+        conn.execute(sa.text("UPDATE emergency_stop SET active = false, changed_by = NULL, reason = NULL"))
     standin.reset()
     yield engine
 

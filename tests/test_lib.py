@@ -13,8 +13,9 @@ from pipeline.lib.chunking import CHUNK_TOKEN_BUDGET, chunk_text, clean_text, co
 from pipeline.lib.packing import Packable, pack
 from pipeline.lib.pricing import ModelPrice, PriceBook, UnknownModelPriceError, cost_usd
 from pipeline.lib.tokens import count_tokens
-from pipeline.sensors.run_planning import RANGE_END_TAG, RANGE_START_TAG, PartitionWork, plan_runs
+from pipeline.sensors.run_planning import PartitionWork, plan_runs
 from pipeline.sync.plan import next_retry_at, plan_partition
+from pipeline.tags import RANGE_END_TAG, RANGE_START_TAG
 
 MODEL = "text-embedding-3-small"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

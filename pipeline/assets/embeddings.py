@@ -1,7 +1,5 @@
 """Per-business embedding assets: one per content type, partitioned by business."""
 
-import warnings
-
 import dagster as dg
 
 from pipeline.assets.partitions import business_id_of, business_partitions
@@ -12,9 +10,6 @@ from pipeline.resources.openai import OpenAIResource
 from pipeline.settings import get_settings
 from pipeline.sync.partition_sync import PartitionSyncer
 from pipeline.sync.stats import SyncStats
-
-# BackfillPolicy is "beta" in Dagster 1.13; ranged runs depend on it (see docs/architecture.md).
-warnings.filterwarnings("ignore", message="Parameter `backfill_policy` of function `asset`")
 
 # Transient whole-step failures (a database restart, a network blip) are retried by Dagster;
 # provider errors that retrying cannot fix raise a Failure that forbids retries.

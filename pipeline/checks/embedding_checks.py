@@ -4,8 +4,6 @@ A run may cover a range of businesses (bulk changes), so each check records one 
 business partition in the run rather than a single result for the whole step.
 """
 
-import warnings
-
 import dagster as dg
 
 from pipeline.assets.partitions import business_id_of, business_partitions
@@ -15,9 +13,6 @@ from pipeline.resources.database import DatabaseResource
 from pipeline.resources.openai import OpenAIResource
 
 CHECK_NAMES = ("vectors_current", "no_orphan_vectors", "single_model")
-
-# Partitioned asset checks are "preview" in Dagster 1.13; we rely on them knowingly (see docs).
-warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec")
 
 
 def evaluate(cov: Coverage, expected_model: str) -> dict[str, tuple[bool, dg.AssetCheckSeverity, str]]:

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from pipeline.cli.column_batch import column_batch, emergency_stop_cmd
+
 console = Console()
 
 
@@ -159,6 +161,10 @@ def status_cmd(as_json: bool) -> None:
             str(c.orphans),
         )
     console.print(table)
+
+
+cli.add_command(column_batch)
+cli.add_command(emergency_stop_cmd)
 
 
 def main() -> None:

@@ -41,7 +41,10 @@ class RequestFailedError(ProviderError):
         self.error_type = error_type
 
 
-class EmergencyStopError(ProviderError):
-    """The global emergency stop is on: no API call may be made."""
+class EmergencyStopError(ProviderFatalError):
+    """The global emergency stop is on: no API call may be made until it is switched off."""
 
-    error_type = "emergency_stop"
+    def __init__(
+        self, message: str = "The emergency stop is on; `pipeline emergency-stop off` lifts it."
+    ) -> None:
+        super().__init__("emergency_stop", message)

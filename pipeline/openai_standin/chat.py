@@ -59,12 +59,18 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
     return ChatRequest(model, messages, tokens(prompt, model), body)
 
 
-def response(request: ChatRequest) -> dict[str, Any]:
+def response(request: ChatRequest, fault: str | None = None) -> dict[str, Any]:
+    """The completion. Fault "wrong_count" leaves out the last item of the answer's first JSON array (a
+    partial answer); "malformed_content" cuts the answer in half (JSON that does not parse)."""
     model, body = request.model, request.body
     prompt = next(
         (_text(m.get("content")) for m in reversed(request.messages) if m.get("role") == "user"), ""
     )
     content = _answer(prompt, body.get("response_format") or {})
+    if fault == "wrong_count":
+        content = _drop_last_item(content)
+    elif fault == "malformed_content":
+        content = content[: len(content) // 2]
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     finish_reason = "stop"
     if isinstance(limit, int) and tokens(content, model) > limit:
@@ -90,6 +96,19 @@ def response(request: ChatRequest) -> dict[str, Any]:
             "total_tokens": request.prompt_tokens + completion_tokens,
         },
     }
+
+
+def _drop_last_item(content: str) -> str:
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return content
+    if isinstance(data, dict):
+        for value in data.values():
+            if isinstance(value, list) and value:
+                value.pop()
+                break
+    return json.dumps(data)
 
 
 def _truncate(content: str, model: str, limit: int) -> str:

@@ -15,6 +15,7 @@ FAULT_KINDS = frozenset(
         "timeout",
         "malformed_json",
         "wrong_count",
+        "malformed_content",
         "auth",
         "latency",
     }

@@ -257,5 +257,5 @@ class StandinServer:
         else:
             chat_request = chat.parse_request(body)
             self._window.admit(chat_request.prompt_tokens, time.time(), chat_request.model)
-            result = chat.response(chat_request)
+            result = chat.response(chat_request, fault=fault.kind if fault is not None else None)
         return json.dumps(result).encode()

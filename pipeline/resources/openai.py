@@ -5,14 +5,23 @@ from __future__ import annotations
 import dagster as dg
 import openai
 from pydantic import PrivateAttr
+from sqlalchemy.engine import Engine
 
+from pipeline.db import emergency_stop
 from pipeline.db.engine import get_engine
 from pipeline.db.usage_ledger import load_price_book
 from pipeline.llm.calls import ProviderCaller
+from pipeline.llm.chat import ChatService
 from pipeline.llm.client import build_client
 from pipeline.llm.embeddings import EmbeddingService, effective_dimensions
+from pipeline.llm.errors import EmergencyStopError
 from pipeline.llm.limiter import SharedLimiter
 from pipeline.settings import get_settings
+
+
+def refuse_during_emergency_stop(engine: Engine) -> None:
+    if emergency_stop.is_active(engine):
+        raise EmergencyStopError()
 
 
 class OpenAIResource(dg.ConfigurableResource):
@@ -33,7 +42,14 @@ class OpenAIResource(dg.ConfigurableResource):
                 engine, "openai", settings.openai_rpm, settings.openai_tpm, settings.openai_max_concurrency
             )
             secrets = (settings.openai_api_key.get_secret_value(),) if settings.openai_api_key else ()
-            self._caller = ProviderCaller(engine, limiter, provider, settings.openai_max_attempts, secrets)
+            self._caller = ProviderCaller(
+                engine,
+                limiter,
+                provider,
+                settings.openai_max_attempts,
+                secrets,
+                before_call=lambda: refuse_during_emergency_stop(engine),
+            )
         return self._client, self._caller
 
     def embedding_target(self) -> tuple[str, int]:
@@ -52,3 +68,7 @@ class OpenAIResource(dg.ConfigurableResource):
             model=self.embedding_model or settings.embedding_model,
             requested_dimensions=self.embedding_dimensions or settings.embedding_dimensions,
         )
+
+    def chat_service(self) -> ChatService:
+        client, caller = self.caller()
+        return ChatService(client=client, caller=caller, prices=load_price_book(caller.engine))

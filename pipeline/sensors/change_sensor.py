@@ -7,7 +7,7 @@ import dagster as dg
 
 from pipeline.assets.embeddings import embedding_assets
 from pipeline.assets.partitions import business_partitions
-from pipeline.db import change_queue
+from pipeline.db import change_queue, emergency_stop
 from pipeline.resources.database import DatabaseResource
 from pipeline.sensors.run_planning import PartitionWork, plan_runs
 from pipeline.settings import get_settings
@@ -34,8 +34,12 @@ class ChangeCursor:
     description="Registers new businesses as partitions, drops deleted ones, and launches embedding runs "
     "for exactly the (content type, business) partitions with queued changes or due retries.",
 )
-def content_change_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SensorResult:
+def content_change_sensor(
+    context: dg.SensorEvaluationContext, database: DatabaseResource
+) -> dg.SensorResult | dg.SkipReason:
     settings = get_settings()
+    if emergency_stop.is_active(database.engine):
+        return dg.SkipReason("Emergency stop is on: no embedding run is requested until it is switched off.")
     cursor = ChangeCursor.parse(context.cursor)
     with database.engine.connect() as conn:
         live = [str(b) for b in change_queue.business_ids(conn)]

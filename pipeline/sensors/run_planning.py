@@ -10,10 +10,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from pipeline.content_types import content_type
-
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
-TRIGGER_TAG = "pipeline/trigger"
+from pipeline.tags import RANGE_END_TAG, RANGE_START_TAG, TRIGGER_TAG, WORKLOAD_TAG
 
 
 @dataclass(frozen=True)
@@ -49,7 +46,7 @@ def plan_runs(
                     run_key=f"{trigger}:{ctype}:{key}:{markers[key]}",
                     partition_key=key,
                     asset_selection=[asset],
-                    tags={TRIGGER_TAG: trigger},
+                    tags={TRIGGER_TAG: trigger, WORKLOAD_TAG: "embedding_sync"},
                 )
                 for key in keys
             )
@@ -60,7 +57,12 @@ def plan_runs(
                 dg.RunRequest(
                     run_key=f"{trigger}:{ctype}:{start}-{end}:{_digest(chunk, markers)}",
                     asset_selection=[asset],
-                    tags={TRIGGER_TAG: trigger, RANGE_START_TAG: start, RANGE_END_TAG: end},
+                    tags={
+                        TRIGGER_TAG: trigger,
+                        WORKLOAD_TAG: "embedding_sync",
+                        RANGE_START_TAG: start,
+                        RANGE_END_TAG: end,
+                    },
                 )
             )
     return requests

@@ -1,0 +1,437 @@
+"""SQL for column-batch operations. Table and column names come only from the allowlist (Target)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pipeline.column_batch.spec import OperationSpec
+from pipeline.column_batch.targets import Target
+
+ACTIVE_STATES = ("queued", "running")
+
+
+class UnknownOperationError(LookupError):
+    def __init__(self, op_id: int) -> None:
+        super().__init__(f"No column-batch operation {op_id}; `pipeline column-batch list` shows them.")
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: int
+    spec: OperationSpec
+    state: str
+    state_reason: str | None
+    estimate: dict[str, Any] | None
+    total_rows: int
+    spent_usd: Decimal
+    reserved_usd: Decimal
+    started: bool  # has any run begun generating? Then its row selection is pinned for good.
+
+
+def q(name: str) -> str:
+    """Quote an identifier taken from the allowlist."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+_SPEC_COLUMNS = (
+    "target_table",
+    "target_column",
+    "prompt_template",
+    "row_filter",
+    "model",
+    "temperature",
+    "max_output_tokens",
+    "batch_size",
+    "rows_per_request",
+    "max_concurrent_batches",
+    "regenerate_existing",
+    "pause_on_error",
+    "max_total_cost_usd",
+    "max_cost_per_row_usd",
+    "warning_threshold_pct",
+    "max_error_rate",
+    "requested_by",
+)
+
+
+def create_operation(conn: Connection, spec: OperationSpec) -> int:
+    values = spec.model_dump()
+    values["row_filter"] = json.dumps(values["row_filter"])
+    cols = ", ".join(_SPEC_COLUMNS)
+    params = ", ".join(f":{c}" for c in _SPEC_COLUMNS)
+    return conn.execute(
+        sa.text(
+            f"INSERT INTO column_batch_operations (key_column, {cols}) VALUES (:key_column, {params}) RETURNING id"
+        ),
+        {**values, "key_column": spec.target.key_column},
+    ).scalar_one()
+
+
+def load_operation(conn: Connection, op_id: int, for_update: bool = False) -> Operation:
+    lock = " FOR UPDATE" if for_update else ""
+    row = (
+        conn.execute(sa.text(f"SELECT * FROM column_batch_operations WHERE id = :id{lock}"), {"id": op_id})
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise UnknownOperationError(op_id)
+    spec = OperationSpec.model_validate({c: row[c] for c in _SPEC_COLUMNS})
+    return Operation(
+        row["id"],
+        spec,
+        row["state"],
+        row["state_reason"],
+        row["estimate"],
+        row["total_rows"],
+        row["spent_usd"],
+        row["reserved_usd"],
+        row["started_at"] is not None,
+    )
+
+
+def set_state(
+    conn: Connection,
+    op_id: int,
+    state: str,
+    reason: str | None = None,
+    only_from: Sequence[str] | None = None,
+) -> bool:
+    """Move an operation to `state` (only from `only_from` states when given); True if it moved."""
+    guard = " AND state = ANY(:from)" if only_from else ""
+    stamp_key = state
+    if state == "launched":  # a pseudo-state: the sensor launched a run, which moves it to running
+        state, stamp_key = "queued", "launched"
+    stamps = {
+        "launched": ", launched_at = now()",
+        "running": ", started_at = coalesce(started_at, now()), finished_at = NULL",
+        "completed": ", finished_at = now()",
+        "cancelled": ", finished_at = now()",
+        "failed": ", finished_at = now()",
+    }.get(stamp_key, "")
+    result = conn.execute(
+        sa.text(
+            f"UPDATE column_batch_operations SET state = :s, state_reason = :r, updated_at = now(){stamps}"
+            f" WHERE id = :id{guard}"
+        ),
+        {"s": state, "r": reason, "id": op_id, "from": list(only_from or [])},
+    )
+    return result.rowcount == 1
+
+
+def select_target_rows(conn: Connection, spec: OperationSpec) -> list[dict[str, Any]]:
+    t = spec.target
+    where, params = [], {}
+    for i, (column, value) in enumerate(sorted(spec.row_filter.items())):
+        if isinstance(value, list):
+            where.append(f"{q(column)}::text = ANY(:f{i})")
+            params[f"f{i}"] = [str(v) for v in value]
+        else:
+            where.append(f"{q(column)}::text = :f{i}")
+            params[f"f{i}"] = str(value)
+    if not spec.regenerate_existing:
+        where.append(f"({q(t.column)} IS NULL OR btrim({q(t.column)}) = '')")
+    clause = " WHERE " + " AND ".join(where) if where else ""
+    cols = ", ".join(q(c) for c in t.readable_columns)
+    rows = conn.execute(
+        sa.text(f"SELECT {cols} FROM {q(t.table)}{clause} ORDER BY {q(t.key_column)}"), params
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+def pin_rows(
+    conn: Connection, op_id: int, target: Target, rows: Sequence[dict[str, Any]], batch_size: int
+) -> None:
+    conn.execute(sa.text("DELETE FROM column_batch_rows WHERE operation_id = :id"), {"id": op_id})
+    if rows:
+        conn.execute(
+            sa.text(
+                "INSERT INTO column_batch_rows (operation_id, row_key, batch_no, previous_value)"
+                " VALUES (:id, :k, :b, :p)"
+            ),
+            [
+                {"id": op_id, "k": str(r[target.key_column]), "b": i // batch_size, "p": r[target.column]}
+                for i, r in enumerate(rows)
+            ],
+        )
+    conn.execute(
+        sa.text("UPDATE column_batch_operations SET total_rows = :n WHERE id = :id"),
+        {"n": len(rows), "id": op_id},
+    )
+
+
+def save_estimate(conn: Connection, op_id: int, estimate: dict[str, Any]) -> None:
+    conn.execute(
+        sa.text("UPDATE column_batch_operations SET estimate = :e, updated_at = now() WHERE id = :id"),
+        {"e": json.dumps(estimate), "id": op_id},
+    )
+
+
+def pending_batches(conn: Connection, op_id: int) -> list[int]:
+    return list(
+        conn.execute(
+            sa.text(
+                "SELECT DISTINCT batch_no FROM column_batch_rows WHERE operation_id = :id AND status = 'pending'"
+                " ORDER BY batch_no"
+            ),
+            {"id": op_id},
+        ).scalars()
+    )
+
+
+def batch_rows(conn: Connection, op_id: int, batch_no: int, target: Target) -> list[dict[str, Any]]:
+    cols = ", ".join(f"t.{q(c)}" for c in target.readable_columns)
+    rows = conn.execute(
+        sa.text(
+            f"SELECT r.row_key, {cols} FROM column_batch_rows r"
+            f" JOIN {q(target.table)} t ON t.{q(target.key_column)}::text = r.row_key"
+            " WHERE r.operation_id = :id AND r.batch_no = :b AND r.status = 'pending' ORDER BY r.row_key"
+        ),
+        {"id": op_id, "b": batch_no},
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    row_key: str
+    status: str  # done | failed
+    new_value: str | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: Decimal
+    attempts: int
+    error: str | None
+    quality_flags: list[str]
+
+
+def write_batch(
+    conn: Connection,
+    op_id: int,
+    batch_no: int,
+    spec: OperationSpec,
+    outcomes: Sequence[RowOutcome],
+    run_id: str,
+) -> None:
+    """Generated values, row results and the batch record in the caller's one transaction. Fill-only
+    operations never overwrite a value someone typed in meanwhile."""
+    t = spec.target
+    guard = "" if spec.regenerate_existing else f" AND ({q(t.column)} IS NULL OR btrim({q(t.column)}) = '')"
+    done = [o for o in outcomes if o.status == "done"]
+    if done:
+        conn.execute(
+            sa.text(
+                f"UPDATE {q(t.table)} SET {q(t.column)} = :v, updated_at = now()"
+                f" WHERE {q(t.key_column)}::text = :k{guard}"
+            ),
+            [{"v": o.new_value, "k": o.row_key} for o in done],
+        )
+    conn.execute(
+        sa.text(
+            "UPDATE column_batch_rows SET status = :s, new_value = :v, input_tokens = :it, output_tokens = :ot,"
+            " cost_usd = :c, attempts = attempts + :a, error = :e, quality_flags = :qf, updated_at = now()"
+            " WHERE operation_id = :id AND row_key = :k"
+        ),
+        [
+            {
+                "s": o.status,
+                "v": o.new_value,
+                "it": o.input_tokens,
+                "ot": o.output_tokens,
+                "c": o.cost_usd,
+                "a": o.attempts,
+                "e": o.error,
+                "qf": o.quality_flags,
+                "id": op_id,
+                "k": o.row_key,
+            }
+            for o in outcomes
+        ],
+    )
+    failed = len(outcomes) - len(done)
+    conn.execute(
+        sa.text(
+            "INSERT INTO column_batch_batches (operation_id, batch_no, status, rows_done, rows_failed,"
+            " input_tokens, output_tokens, cost_usd, run_id) VALUES (:id, :b, :s, :d, :f, :it, :ot, :c, :r)"
+            " ON CONFLICT (operation_id, batch_no) DO UPDATE SET status = EXCLUDED.status,"
+            " rows_done = column_batch_batches.rows_done + EXCLUDED.rows_done, rows_failed = EXCLUDED.rows_failed,"
+            " input_tokens = column_batch_batches.input_tokens + EXCLUDED.input_tokens,"
+            " output_tokens = column_batch_batches.output_tokens + EXCLUDED.output_tokens,"
+            " cost_usd = column_batch_batches.cost_usd + EXCLUDED.cost_usd, run_id = EXCLUDED.run_id,"
+            " finished_at = now()"
+        ),
+        {
+            "id": op_id,
+            "b": batch_no,
+            "s": "done" if not failed else ("failed" if not done else "partial"),
+            "d": len(done),
+            "f": failed,
+            "it": sum(o.input_tokens for o in outcomes),
+            "ot": sum(o.output_tokens for o in outcomes),
+            "c": sum((o.cost_usd for o in outcomes), Decimal(0)),
+            "r": run_id,
+        },
+    )
+
+
+def progress(conn: Connection, op_id: int) -> dict[str, Any]:
+    row = (
+        conn.execute(
+            sa.text(
+                "SELECT count(*) AS total, count(*) FILTER (WHERE status = 'done') AS done,"
+                " count(*) FILTER (WHERE status = 'failed') AS failed,"
+                " count(*) FILTER (WHERE status = 'pending') AS pending,"
+                " count(*) FILTER (WHERE status = 'rolled_back') AS rolled_back,"
+                " coalesce(sum(cost_usd), 0) AS cost_usd,"
+                " count(*) FILTER (WHERE cardinality(quality_flags) > 0) AS flagged"
+                " FROM column_batch_rows WHERE operation_id = :id"
+            ),
+            {"id": op_id},
+        )
+        .mappings()
+        .one()
+    )
+    return dict(row)
+
+
+def rollback(conn: Connection, op_id: int, spec: OperationSpec) -> int:
+    """Restore previous values of generated rows that nobody has edited since."""
+    t = spec.target
+    restored = (
+        conn.execute(
+            sa.text(
+                f"UPDATE {q(t.table)} AS t SET {q(t.column)} = r.previous_value, updated_at = now()"
+                " FROM column_batch_rows r WHERE r.operation_id = :id AND r.status = 'done'"
+                f" AND t.{q(t.key_column)}::text = r.row_key AND t.{q(t.column)} IS NOT DISTINCT FROM r.new_value"
+                f" RETURNING t.{q(t.key_column)}::text"
+            ),
+            {"id": op_id},
+        )
+        .scalars()
+        .all()
+    )
+    conn.execute(
+        sa.text(
+            "UPDATE column_batch_rows SET status = 'rolled_back', updated_at = now()"
+            " WHERE operation_id = :id AND row_key = ANY(:k)"
+        ),
+        {"id": op_id, "k": list(restored)},
+    )
+    return len(restored)
+
+
+def launch_counts(conn: Connection, user: str | None = None) -> dict[str, int]:
+    row = (
+        conn.execute(
+            sa.text(
+                "SELECT count(*) FILTER (WHERE state = 'running' OR (state = 'queued' AND launched_at IS NOT NULL))"
+                " AS running,"
+                " count(*) FILTER (WHERE launched_at > now() - interval '1 hour') AS last_hour,"
+                " count(*) FILTER (WHERE launched_at > now() - interval '1 day') AS last_day,"
+                " count(*) FILTER (WHERE launched_at > now() - interval '1 day' AND requested_by = :u) AS user_last_day"
+                " FROM column_batch_operations"
+            ),
+            {"u": user},
+        )
+        .mappings()
+        .one()
+    )
+    return dict(row)
+
+
+def list_operations(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.text(
+            "SELECT o.id, o.target_table || '.' || o.target_column AS target, o.state, o.state_reason, o.requested_by,"
+            " o.total_rows, o.spent_usd, o.estimate->>'expected_cost_usd' AS estimated_usd, o.created_at,"
+            " (SELECT count(*) FROM column_batch_rows r WHERE r.operation_id = o.id AND r.status = 'done') AS done"
+            " FROM column_batch_operations o ORDER BY o.id DESC LIMIT :n"
+        ),
+        {"n": limit},
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+def quality_flag_counts(conn: Connection, op_id: int) -> dict[str, int]:
+    rows = conn.execute(
+        sa.text(
+            "SELECT flag, count(*) FROM column_batch_rows, unnest(quality_flags) AS flag"
+            " WHERE operation_id = :id GROUP BY flag ORDER BY flag"
+        ),
+        {"id": op_id},
+    ).all()
+    return {r[0]: r[1] for r in rows}
+
+
+def ledger_stats(conn: Connection, op_id: int) -> dict[str, Any]:
+    row = (
+        conn.execute(
+            sa.text(
+                "SELECT count(*) AS requests, count(*) FILTER (WHERE status = 'error') AS failed_requests,"
+                " coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,"
+                " coalesce(sum(cost_usd), 0) AS cost_usd,"
+                " percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS latency_p50_ms,"
+                " percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS latency_p95_ms,"
+                " percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS latency_p99_ms"
+                " FROM usage_ledger WHERE operation_id = :id"
+            ),
+            {"id": op_id},
+        )
+        .mappings()
+        .one()
+    )
+    errors = dict(
+        conn.execute(
+            sa.text(
+                "SELECT coalesce(error_type, 'unknown'), count(*) FROM usage_ledger WHERE operation_id = :id"
+                " AND status = 'error' GROUP BY 1 ORDER BY 2 DESC"
+            ),
+            {"id": op_id},
+        ).all()
+    )
+    row_errors = dict(
+        conn.execute(
+            sa.text(
+                "SELECT error, count(*) FROM column_batch_rows WHERE operation_id = :id AND status = 'failed'"
+                " GROUP BY 1 ORDER BY 2 DESC"
+            ),
+            {"id": op_id},
+        ).all()
+    )
+    return {**row, "request_errors": errors, "row_errors": row_errors}
+
+
+def row_results(conn: Connection, op_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.text(
+            "SELECT row_key, batch_no, status, previous_value, new_value, input_tokens, output_tokens, cost_usd,"
+            " attempts, error, array_to_string(quality_flags, ',') AS quality_flags, updated_at"
+            " FROM column_batch_rows WHERE operation_id = :id ORDER BY batch_no, row_key"
+        ),
+        {"id": op_id},
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+def queued_unlaunched(conn: Connection) -> list[int]:
+    return list(
+        conn.execute(
+            sa.text(
+                "SELECT id FROM column_batch_operations WHERE state = 'queued' AND launched_at IS NULL ORDER BY id"
+            )
+        ).scalars()
+    )
+
+
+def clear_launch(conn: Connection, op_id: int) -> None:
+    """Queued again (start or resume): eligible for a new launch."""
+    conn.execute(
+        sa.text("UPDATE column_batch_operations SET launched_at = NULL WHERE id = :id"), {"id": op_id}
+    )

@@ -1,0 +1,60 @@
+"""Starts queued column-batch operations (and resumed ones) within the global launch limits."""
+
+import dagster as dg
+
+from pipeline.assets.column_batch import operation_partitions
+from pipeline.db import column_batch as store
+from pipeline.db import emergency_stop
+from pipeline.jobs.column_batch import column_batch_job
+from pipeline.resources.database import DatabaseResource
+from pipeline.settings import get_settings
+from pipeline.tags import OPERATION_TAG
+
+
+def launch_blocker(counts: dict[str, int], user_count: int) -> str | None:
+    """Why another operation may not start now, or None (pure)."""
+    s = get_settings()
+    if counts["running"] >= s.cb_max_concurrent_operations:
+        return f"{counts['running']} operations running (max {s.cb_max_concurrent_operations})"
+    if counts["last_hour"] >= s.cb_max_operations_per_hour:
+        return (
+            f"{counts['last_hour']} operations started in the last hour (max {s.cb_max_operations_per_hour})"
+        )
+    if counts["last_day"] >= s.cb_max_operations_per_day:
+        return f"{counts['last_day']} operations started today (max {s.cb_max_operations_per_day})"
+    if user_count >= s.cb_user_max_operations_per_day:
+        return f"this user started {user_count} operations today (max {s.cb_user_max_operations_per_day})"
+    return None
+
+
+@dg.sensor(
+    name="column_batch_sensor",
+    job=column_batch_job,
+    minimum_interval_seconds=5,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Launches queued column-batch operations while the concurrency and rate quotas allow.",
+)
+def column_batch_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource):
+    engine = database.engine
+    if emergency_stop.is_active(engine):
+        return dg.SkipReason("Emergency stop is on: no operation is launched.")
+    requests, added = [], []
+    known = set(context.instance.get_dynamic_partitions(operation_partitions.name))
+    with engine.begin() as conn:
+        for op_id in store.queued_unlaunched(conn):
+            op = store.load_operation(conn, op_id, for_update=True)
+            counts = store.launch_counts(conn, op.spec.requested_by)
+            blocker = launch_blocker(counts, counts["user_last_day"])
+            if blocker:
+                store.set_state(conn, op_id, "queued", f"waiting: {blocker}")
+                continue
+            # Stamped as launched so the next tick neither launches it again nor forgets it in the quotas.
+            store.set_state(conn, op_id, "launched", "launch requested", only_from=("queued",))
+            key = str(op_id)
+            if key not in known:
+                added.append(key)
+            requests.append(dg.RunRequest(partition_key=key, run_key=None, tags={OPERATION_TAG: key}))
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[operation_partitions.build_add_request(added)] if added else [],
+    )

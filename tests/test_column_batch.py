@@ -1,0 +1,217 @@
+"""Column-batch operations end to end: sensor launch, estimate gate, packing, checkpoints, controls."""
+
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal
+
+import dagster as dg
+import sqlalchemy as sa
+
+from pipeline.column_batch import service
+from pipeline.definitions import defs
+from tests.column_batch_helpers import (
+    descriptions,
+    menu_without_descriptions,
+    op_state,
+    queue_new,
+    run_operation,
+    tick,
+)
+from tests.helpers import ledger
+
+
+def _chat_requests(standin) -> int:
+    return standin.count("/chat/completions")
+
+
+def test_queued_operation_is_launched_by_the_sensor_and_fills_the_column(engine, instance, standin):
+    menu_without_descriptions(engine, 10)
+    with engine.begin() as conn:  # one row already has a value: fill-only must leave it alone
+        conn.execute(sa.text("UPDATE menu_items SET description = 'Hand written' WHERE id = 1"))
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM content_changes"))
+    op_id = queue_new(engine)
+    result = tick(instance)
+    assert [r.partition_key for r in result.run_requests] == [str(op_id)]
+    assert tick(instance).run_requests == []  # launched once, not on every tick
+
+    run = run_operation(instance, op_id)
+    assert run.success
+    values = descriptions(engine)
+    assert values[1] == "Hand written"
+    assert all(v for v in values.values())
+    assert op_state(engine, op_id)[0] == "completed"
+    # 9 rows, 2 per request: 5 requests; each billed once, all in the ledger under the operation.
+    calls = [r for r in ledger(engine) if r.operation_id == op_id]
+    assert len(calls) == _chat_requests(standin) == 5 and all(r.status == "ok" for r in calls)
+    checks = {e.check_name: e.passed for e in run.get_asset_check_evaluations()}
+    assert checks == {
+        "estimate_within_limits": True,
+        "cost_within_budget": True,
+        "cost_per_row": True,
+        "error_rate": True,
+        "output_quality": True,
+    }
+    with engine.connect() as conn:  # generated text goes through change capture: it will be re-embedded
+        assert (
+            conn.execute(sa.text("SELECT count(*) FROM content_changes WHERE operation = 'U'")).scalar() == 9
+        )
+        spent = conn.execute(sa.text("SELECT spent_usd, reserved_usd FROM column_batch_operations")).one()
+    assert spent[0] == sum(r.cost_usd for r in calls) and spent[1] == 0
+
+
+def test_launchpad_job_creates_and_queues_an_operation(engine, instance):
+    menu_without_descriptions(engine, 3)
+    job = defs.get_job_def("create_column_batch_operation_job")
+    result = job.execute_in_process(
+        instance=instance,
+        run_config={
+            "ops": {
+                "create_column_batch_operation": {
+                    "config": {
+                        "requested_by": "bob",
+                        "max_output_tokens": 30,
+                        "rows_per_request": 3,
+                        "batch_size": 3,
+                    }
+                }
+            }
+        },
+    )
+    op_id = result.output_for_node("create_column_batch_operation")
+    assert op_state(engine, op_id)[0] == "queued"
+    assert str(op_id) in instance.get_dynamic_partitions("column_batch_operations")
+
+
+def test_estimate_over_a_limit_blocks_generation_and_says_by_how_much(engine, instance, standin):
+    menu_without_descriptions(engine, 20)
+    op_id = queue_new(engine, max_total_cost_usd=Decimal("0.000001"))
+    run = run_operation(instance, op_id)
+    assert _chat_requests(standin) == 0
+    check = next(e for e in run.get_asset_check_evaluations() if e.check_name == "estimate_within_limits")
+    assert not check.passed and "exceeds max_total_cost_usd 0.000001 by" in check.description
+    assert not run.asset_materializations_for_node("column_batch_generation")
+    state, reason = op_state(engine, op_id)
+    assert state == "paused" and "max_total_cost_usd" in reason
+
+
+def test_malformed_or_partial_answers_fall_back_to_smaller_packs_for_missing_keys_only(
+    engine, instance, standin
+):
+    menu_without_descriptions(engine, 4)
+    op_id = queue_new(engine, rows_per_request=4, batch_size=4)
+    standin.inject("wrong_count")  # the 4-row answer lacks one row
+    run = run_operation(instance, op_id)
+    assert run.success and all(descriptions(engine).values())
+    # 1 partial answer (3 rows kept) + 1 request for the single missing row.
+    assert _chat_requests(standin) == 2
+    bodies = [r.body for r in standin.requests if r.path.endswith("/chat/completions")]
+    assert bodies[1]["messages"][1]["content"].count("key=") == 1
+
+    standin.reset()
+    menu_without_descriptions(engine, 4, business="cb2")
+    op2 = queue_new(engine, rows_per_request=4, batch_size=4)
+    standin.inject("malformed_content")
+    assert run_operation(instance, op2).success
+    assert _chat_requests(standin) == 3  # the unparseable 4-row answer, then two 2-row halves
+    assert all(descriptions(engine).values())
+
+
+def test_pause_takes_effect_within_a_batch_and_resume_bills_no_row_twice(engine, instance, standin):
+    menu_without_descriptions(engine, 12)
+    op_id = queue_new(engine, batch_size=4, rows_per_request=2)
+    standin.latency = 0.4
+
+    def pause_soon() -> None:
+        while _chat_requests(standin) < 3:
+            time.sleep(0.05)
+        service.pause(engine, op_id)
+
+    pauser = threading.Thread(target=pause_soon)
+    pauser.start()
+    assert run_operation(instance, op_id).success
+    pauser.join()
+    standin.latency = 0
+    filled = sum(1 for v in descriptions(engine).values() if v)
+    assert op_state(engine, op_id)[0] == "paused" and 4 <= filled < 12
+
+    service.resume(engine, op_id)
+    assert tick(instance).run_requests
+    assert run_operation(instance, op_id).success
+    assert op_state(engine, op_id)[0] == "completed" and all(descriptions(engine).values())
+    assert _chat_requests(standin) == 6  # 12 rows / 2 per request: nothing generated twice
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT max(attempts) FROM column_batch_rows")).scalar() == 1
+
+
+def test_cancel_with_rollback_restores_previous_values_but_not_later_edits(engine, instance):
+    menu_without_descriptions(engine, 4)
+    op_id = queue_new(engine, rows_per_request=4, batch_size=4)
+    assert run_operation(instance, op_id).success
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE menu_items SET description = 'Edited by the owner' WHERE id = 2"))
+    restored = service.cancel(engine, op_id, rollback=True)
+    assert restored == 3
+    assert descriptions(engine) == {1: None, 2: "Edited by the owner", 3: None, 4: None}
+    assert op_state(engine, op_id)[0] == "cancelled"
+
+
+def test_budget_is_never_exceeded_with_concurrent_batches(engine, instance, standin):
+    menu_without_descriptions(engine, 40)
+    # Room for a few requests' worst case only; 5 batches in flight race for it.
+    op_id = service.create(
+        engine,
+        __import__("tests.column_batch_helpers", fromlist=["spec"]).spec(
+            batch_size=4, rows_per_request=2, max_concurrent_batches=5, max_total_cost_usd=Decimal("0.0002")
+        ),
+    )
+    with engine.begin() as conn:  # skip the estimate gate to test the runtime reservation alone
+        conn.execute(
+            sa.text("UPDATE column_batch_operations SET max_total_cost_usd = 1 WHERE id = :i"), {"i": op_id}
+        )
+    service.estimate(engine, op_id)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE column_batch_operations SET max_total_cost_usd = 0.0002, state = 'queued'"
+                " WHERE id = :i"
+            ),
+            {"i": op_id},
+        )
+    standin.latency = 0.2
+    from pipeline.assets.column_batch import column_batch_generation
+
+    instance.add_dynamic_partitions("column_batch_operations", [str(op_id)])
+    result = dg.materialize(
+        [column_batch_generation], partition_key=str(op_id), instance=instance, resources=defs.resources
+    )
+    standin.latency = 0
+    assert result.success
+    state, reason = op_state(engine, op_id)
+    assert state == "paused" and "Budget operation" in reason
+    with engine.connect() as conn:
+        spent, reserved = conn.execute(
+            sa.text("SELECT spent_usd, reserved_usd FROM column_batch_operations")
+        ).one()
+    billed = sum(r.cost_usd for r in ledger(engine))
+    assert 0 < billed == spent <= Decimal("0.0002") and reserved == 0
+    assert 0 < sum(1 for v in descriptions(engine).values() if v) < 40
+
+
+def test_error_rate_over_the_maximum_pauses_the_operation(engine, instance, standin):
+    menu_without_descriptions(engine, 8)
+    op_id = queue_new(engine, batch_size=4, rows_per_request=4, max_error_rate=0.2)
+    standin.inject("server_error", times=30)
+    run = run_operation(instance, op_id)
+    assert run.success
+    state, reason = op_state(engine, op_id)
+    assert state == "paused" and "error rate" in reason
+    checks = {e.check_name: e.passed for e in run.get_asset_check_evaluations()}
+    assert checks["error_rate"] is False
+    with engine.connect() as conn:
+        assert (
+            conn.execute(sa.text("SELECT count(*) FROM column_batch_rows WHERE status = 'pending'")).scalar()
+            > 0
+        )
