@@ -54,7 +54,7 @@ class SensorDriver:
     cursor: str | None = None
     executed: list[dg.RunRequest] = field(default_factory=list)
 
-    def tick(self) -> dg.SensorResult:
+    def tick(self) -> dg.SensorResult | dg.SkipReason:
         ctx = dg.build_sensor_context(
             instance=self.instance,
             cursor=self.cursor,
@@ -62,6 +62,8 @@ class SensorDriver:
             definitions=defs,
         )
         result = content_change_sensor(ctx)
+        if isinstance(result, dg.SkipReason):
+            return result
         for request in result.dynamic_partitions_requests or []:
             if isinstance(request, dg.AddDynamicPartitionsRequest):
                 self.instance.add_dynamic_partitions(
@@ -89,7 +91,8 @@ class SensorDriver:
         """Tick and execute until the sensor has nothing more to request."""
         results = []
         for _ in range(max_ticks):
-            requests = self.tick().run_requests or []
+            result = self.tick()
+            requests = [] if isinstance(result, dg.SkipReason) else result.run_requests or []
             if not requests:
                 return results
             results.extend(self.execute(r) for r in requests)

@@ -30,7 +30,7 @@ def emergency_stop_sensor(context: dg.SensorEvaluationContext, database: Databas
             filters=dg.RunsFilter(statuses=_IN_FLIGHT, tags={WORKLOAD_TAG: workload})
         )
         for run in runs:
-            if run.status == dg.DagsterRunStatus.QUEUED:
+            if run.status in (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED):  # no process yet
                 context.instance.report_run_canceled(run, message="emergency stop")
             else:
                 context.instance.run_launcher.terminate(run.run_id)
