@@ -18,7 +18,9 @@ from tests.helpers import SensorDriver, add_business, ledger
 
 
 def _stop(on: bool, reason: str = "test") -> str:
-    result = CliRunner().invoke(cli, ["emergency-stop", "on" if on else "off", "--reason", reason, "--by", "ops"])
+    result = CliRunner().invoke(
+        cli, ["emergency-stop", "on" if on else "off", "--reason", reason, "--by", "ops"]
+    )
     assert result.exit_code == 0, result.output
     return result.output
 

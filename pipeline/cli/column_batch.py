@@ -104,7 +104,7 @@ def _print_estimate(result) -> None:
         table.add_row(key, str(value))
     console.print(table)
     for v in result.violations:
-        console.print(f"[red]over limit[/red] {v.message}")
+        click.echo(f"over limit: {v.message}")
 
 
 @click.group("column-batch")
@@ -152,13 +152,17 @@ def start_cmd(op_id: int) -> None:
 
 
 @column_batch.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_friendly
-def list_cmd() -> None:
+def list_cmd(as_json: bool) -> None:
     """Recent operations."""
     from pipeline.db import column_batch as store
 
     with _engine().connect() as conn:
         ops = store.list_operations(conn)
+    if as_json:
+        click.echo(json.dumps(ops, indent=2, default=str))
+        return
     table = Table("id", "target", "state", "done/total", "spent $", "estimated $", "by", "reason")
     for o in ops:
         table.add_row(

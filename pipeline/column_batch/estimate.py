@@ -66,6 +66,11 @@ def estimate_operation(
     )
 
 
+def _plain(value: Decimal | float | int) -> str:
+    """Numbers as people write them (no 1E-7)."""
+    return f"{value.normalize():f}" if isinstance(value, Decimal) else str(value)
+
+
 @dataclass(frozen=True)
 class SafetyLimits:
     max_concurrent_operations: int = 5
@@ -106,14 +111,8 @@ def limit_violations(
 
     def over(limit: str, allowed: Decimal | float | int, estimated: Decimal | float | int, what: str) -> None:
         if estimated > allowed:
-            found.append(
-                Violation(
-                    limit,
-                    str(allowed),
-                    str(estimated),
-                    f"{what}: estimated {estimated} exceeds {limit} {allowed} by {estimated - allowed}.",
-                )
-            )
+            a, e, by = _plain(allowed), _plain(estimated), _plain(estimated - allowed)
+            found.append(Violation(limit, a, e, f"{what}: estimated {e} exceeds {limit} {a} by {by}."))
 
     if est.rows == 0:
         found.append(

@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS column_batch_operations (
     max_concurrent_batches  integer NOT NULL CHECK (max_concurrent_batches BETWEEN 1 AND 5),
     regenerate_existing     boolean NOT NULL DEFAULT false,
     pause_on_error          boolean NOT NULL DEFAULT true,
-    max_total_cost_usd      numeric(12, 6) NOT NULL CHECK (max_total_cost_usd > 0),
+    max_total_cost_usd      numeric(14, 8) NOT NULL CHECK (max_total_cost_usd > 0),
     max_cost_per_row_usd    numeric(12, 8) CHECK (max_cost_per_row_usd > 0),
     warning_threshold_pct   numeric(5, 2) NOT NULL DEFAULT 80 CHECK (warning_threshold_pct BETWEEN 1 AND 100),
     max_error_rate          numeric(4, 3) NOT NULL DEFAULT 0.2 CHECK (max_error_rate BETWEEN 0 AND 1),
