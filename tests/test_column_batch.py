@@ -215,3 +215,31 @@ def test_error_rate_over_the_maximum_pauses_the_operation(engine, instance, stan
             conn.execute(sa.text("SELECT count(*) FROM column_batch_rows WHERE status = 'pending'")).scalar()
             > 0
         )
+
+
+def test_quota_error_mid_operation_fails_it_with_the_reason_and_keeps_finished_batches(
+    engine, instance, standin
+):
+    menu_without_descriptions(engine, 8)
+    op_id = queue_new(engine, batch_size=4, rows_per_request=4)
+    standin.inject("latency", seconds=0)
+    standin.inject("insufficient_quota", times=3)  # the second request hits an empty account
+    assert run_operation(instance, op_id).success
+    state, reason = op_state(engine, op_id)
+    assert state == "failed" and "insufficient_quota" in reason
+    assert _chat_requests(standin) == 2  # no retry storm
+    assert sum(1 for v in descriptions(engine).values() if v) == 4  # the first batch stays written
+
+
+def test_glossary_definitions_are_filled(engine, instance):
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO glossary_terms (term) VALUES ('umami'), ('sous vide'), ('dashi')"))
+    op_id = queue_new(
+        engine,
+        target_table="glossary_terms",
+        target_column="definition",
+        prompt_template="Define the culinary term '{term}' in one sentence.",
+    )
+    assert run_operation(instance, op_id).success
+    with engine.connect() as conn:
+        assert all(conn.execute(sa.text("SELECT definition FROM glossary_terms")).scalars())

@@ -17,21 +17,32 @@ def test_definitions_load_with_the_expected_shape():
     dg.Definitions.validate_loadable(defs)
     repo = defs.get_repository_def()
     keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
-    assert {
+    assert keys == {
         "menu_items",
         "policies",
         "faqs",
         "menu_item_embeddings",
         "policy_embeddings",
         "faq_embeddings",
-    } <= keys
+        "column_batch_estimate",
+        "column_batch_generation",
+    }
     checks = {k.name for k in repo.asset_graph.asset_check_keys}
-    assert checks == {"vectors_current", "no_orphan_vectors", "single_model"}
-    sensor = defs.get_sensor_def("content_change_sensor")
-    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    assert (
-        defs.get_schedule_def("embedding_reconciliation").default_status == dg.DefaultScheduleStatus.RUNNING
-    )
+    assert checks == {
+        "vectors_current",
+        "no_orphan_vectors",
+        "single_model",
+        "estimate_within_limits",
+        "cost_within_budget",
+        "cost_per_row",
+        "error_rate",
+        "output_quality",
+    }
+    for name in ("content_change_sensor", "column_batch_sensor", "emergency_stop_sensor"):
+        assert defs.get_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
+    schedule = defs.get_schedule_def("embedding_reconciliation")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert {"column_batch_job", "create_column_batch_operation_job"} <= {j.name for j in repo.get_all_jobs()}
 
 
 def test_workspace_yaml_validates_with_the_dagster_cli():

@@ -124,9 +124,14 @@ class OperationRunner:
         if emergency_stop.is_active(self.engine):
             self._move("paused", "emergency stop is on")
             raise StopRequested("emergency stop is on")
-        state = self._state()
+        with self.engine.connect() as conn:
+            state, hours = store.state_and_age(conn, self.op.id)
         if state != "running":
             raise StopRequested(f"operation is {state}")
+        if hours > self.limits.max_duration_hours:
+            reason = f"running for {hours:.1f} h, over the {self.limits.max_duration_hours:g} h limit"
+            self._move("paused", reason)
+            raise StopRequested(reason)
 
     def _check_error_rate(self) -> None:
         spec = self.op.spec

@@ -435,3 +435,17 @@ def clear_launch(conn: Connection, op_id: int) -> None:
     conn.execute(
         sa.text("UPDATE column_batch_operations SET launched_at = NULL WHERE id = :id"), {"id": op_id}
     )
+
+
+def state_and_age(conn: Connection, op_id: int) -> tuple[str, float]:
+    """(state, hours since the first run started; 0 before that)."""
+    row = conn.execute(
+        sa.text(
+            "SELECT state, coalesce(extract(epoch FROM now() - started_at) / 3600, 0) FROM column_batch_operations"
+            " WHERE id = :id"
+        ),
+        {"id": op_id},
+    ).first()
+    if row is None:
+        raise UnknownOperationError(op_id)
+    return row[0], float(row[1])

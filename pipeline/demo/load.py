@@ -7,13 +7,13 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from pipeline.demo.catalog import BUSINESSES, DemoBusiness
+from pipeline.demo.catalog import BUSINESSES, GLOSSARY_TERMS, DemoBusiness
 
 
 def load_demo(engine: Engine, on_business: Callable[[DemoBusiness], None] | None = None) -> dict[str, int]:
     """Insert the demo businesses and their content. Idempotent: a business that already exists
     (by slug) is left as it is, so re-running never duplicates or overwrites edits."""
-    counts = {"businesses": 0, "menu_items": 0, "policies": 0, "faqs": 0}
+    counts = {"businesses": 0, "menu_items": 0, "policies": 0, "faqs": 0, "glossary_terms": 0}
     for business in BUSINESSES:
         with engine.begin() as conn:
             business_id = conn.execute(
@@ -28,6 +28,14 @@ def load_demo(engine: Engine, on_business: Callable[[DemoBusiness], None] | None
                 counts["businesses"] += 1
         if on_business:
             on_business(business)
+    with engine.begin() as conn:
+        inserted = conn.execute(
+            sa.text(
+                "INSERT INTO glossary_terms (term) SELECT unnest(CAST(:t AS text[])) ON CONFLICT DO NOTHING"
+            ),
+            {"t": list(GLOSSARY_TERMS)},
+        )
+        counts["glossary_terms"] = inserted.rowcount
     return counts
 
 

@@ -6,13 +6,15 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from decimal import Decimal
+from typing import Generic, TypeVar
 
 import openai
 from sqlalchemy.engine import Engine
 
 from pipeline.db.usage_ledger import UsageRecord, record_usage
 from pipeline.lib.backoff import retry_delay
+from pipeline.lib.pricing import ModelPrice, cost_usd
 from pipeline.llm.errors import InputRejectedError, ProviderFatalError, RequestFailedError, scrub
 from pipeline.llm.limiter import SharedLimiter
 
@@ -36,10 +38,11 @@ class CallContext:
 
 
 @dataclass(frozen=True)
-class CallOutcome:
+class Billed(Generic[T]):
+    result: T
     input_tokens: int
     output_tokens: int
-    record: UsageRecord
+    cost_usd: Decimal
 
 
 @dataclass
@@ -53,15 +56,31 @@ class ProviderCaller:
 
     def call(
         self,
-        send: Callable[[], tuple[T, Mapping[str, str], int, int, int]],
+        send: Callable[[], tuple[T, int, int, int]],
         *,
-        base: UsageRecord,
+        ctx: CallContext,
+        endpoint: str,
+        price: ModelPrice,
+        input_count: int,
         estimated_tokens: int,
-        price: Callable[[int, int], tuple[object, str | None]],
-    ) -> T:
-        """Run `send` (returning parsed result, headers, http status, input and output tokens) until it
-        succeeds, writing one ledger row per attempt. Raises ProviderFatalError at once on quota/auth,
-        InputRejectedError on a 400, RequestFailedError when transient errors outlast max_attempts."""
+    ) -> Billed[T]:
+        """Run `send` (returning parsed result, http status, input and output tokens) until it succeeds,
+        writing one ledger row per attempt, priced at `price`. Raises ProviderFatalError at once on
+        quota/auth, InputRejectedError on a 400, RequestFailedError when transient errors outlast
+        max_attempts."""
+        base = UsageRecord(
+            workload=ctx.workload,
+            provider=self.provider,
+            model=price.model,
+            endpoint=endpoint,
+            latency_ms=0,
+            status="ok",
+            business_id=ctx.business_id,
+            content_type=ctx.content_type,
+            run_id=ctx.run_id,
+            operation_id=ctx.operation_id,
+            input_count=input_count,
+        )
         attempt = 0
         while True:
             attempt += 1
@@ -70,7 +89,7 @@ class ProviderCaller:
             with self.limiter.slot(estimated_tokens):
                 started = time.monotonic()
                 try:
-                    result, _headers, status, tokens_in, tokens_out = send()
+                    result, status, tokens_in, tokens_out = send()
                 except Exception as exc:  # classified below; every failure is ledgered first
                     latency = int((time.monotonic() - started) * 1000)
                     error_type, http_status, headers = _classify(exc)
@@ -100,7 +119,7 @@ class ProviderCaller:
                     time.sleep(delay)
                     continue
             latency = int((time.monotonic() - started) * 1000)
-            cost, price_version = price(tokens_in, tokens_out)
+            cost = cost_usd(price, tokens_in, tokens_out)
             record_usage(
                 self.engine,
                 replace(
@@ -111,10 +130,10 @@ class ProviderCaller:
                     input_tokens=tokens_in,
                     output_tokens=tokens_out,
                     cost_usd=cost,
-                    price_version=price_version,
+                    price_version=price.version,
                 ),
             )
-            return result
+            return Billed(result, tokens_in, tokens_out, cost)
 
 
 def _classify(exc: Exception) -> tuple[str, int | None, Mapping[str, str]]:

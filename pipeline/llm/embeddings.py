@@ -9,8 +9,7 @@ from decimal import Decimal
 import numpy as np
 import openai
 
-from pipeline.db.usage_ledger import UsageRecord
-from pipeline.lib.pricing import PriceBook, cost_usd
+from pipeline.lib.pricing import PriceBook
 from pipeline.llm.calls import CallContext, MalformedResponseError, ProviderCaller
 
 DEFAULT_DIMENSIONS = {
@@ -62,36 +61,24 @@ class EmbeddingService:
     def embed(self, texts: Sequence[str], tokens: int, ctx: CallContext) -> EmbeddingBatch:
         extra = {} if self.requested_dimensions is None else {"dimensions": self.requested_dimensions}
 
-        def send() -> tuple[list[np.ndarray], dict[str, str], int, int, int]:
+        def send() -> tuple[list[np.ndarray], int, int, int]:
             raw = self.client.embeddings.with_raw_response.create(
                 model=self.model, input=list(texts), **extra
             )
             parsed = raw.parse()
             vectors = self._validated(parsed, len(texts))
             used = parsed.usage.prompt_tokens if parsed.usage else tokens
-            return vectors, dict(raw.headers), raw.status_code, used, 0
+            return vectors, raw.status_code, used, 0
 
-        base = UsageRecord(
-            workload=ctx.workload,
-            provider=self.provider,
-            model=self.model,
+        billed = self.caller.call(
+            send,
+            ctx=ctx,
             endpoint="embeddings",
-            latency_ms=0,
-            status="ok",
-            business_id=ctx.business_id,
-            content_type=ctx.content_type,
-            run_id=ctx.run_id,
-            operation_id=ctx.operation_id,
+            price=self.price,
             input_count=len(texts),
+            estimated_tokens=tokens,
         )
-        billed: list[tuple[int, Decimal]] = []
-
-        def price(tokens_in: int, tokens_out: int) -> tuple[Decimal, str]:
-            billed.append((tokens_in, cost_usd(self.price, tokens_in, tokens_out)))
-            return billed[-1][1], self.price.version
-
-        vectors = self.caller.call(send, base=base, estimated_tokens=tokens, price=price)
-        return EmbeddingBatch(vectors, *billed[-1])
+        return EmbeddingBatch(billed.result, billed.input_tokens, billed.cost_usd)
 
     def _validated(self, parsed: object, expected: int) -> list[np.ndarray]:
         data = getattr(parsed, "data", None)
