@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     sensor_max_partitions_per_run: int = Field(default=100, ge=1, alias="SENSOR_MAX_PARTITIONS_PER_RUN")
     stuck_change_minutes: int = Field(default=10, ge=1, alias="STUCK_CHANGE_MINUTES")
 
+    # Usage reports and alerts.
+    export_dir: Path = Field(default=PROJECT_ROOT / "exports", alias="EXPORT_DIR")
+    usage_start_date: str = Field(default="2026-01-01", alias="USAGE_START_DATE")
+    slack_webhook_url: SecretStr | None = Field(default=None, alias="SLACK_WEBHOOK_URL")
+    alert_error_rate: float = Field(default=0.1, ge=0, le=1, alias="ALERT_ERROR_RATE")
+    alert_spike_factor: float = Field(default=3.0, gt=1, alias="ALERT_SPIKE_FACTOR")
+    alert_latency_factor: float = Field(default=2.0, gt=1, alias="ALERT_LATENCY_FACTOR")
+    alert_quota_pct: float = Field(default=80, gt=0, le=100, alias="ALERT_QUOTA_PCT")
+
     # Column-batch safety limits (see pipeline/column_batch/estimate.py SafetyLimits).
     cb_max_concurrent_operations: int = Field(default=5, ge=1, alias="CB_MAX_CONCURRENT_OPERATIONS")
     cb_max_operations_per_hour: int = Field(default=10, ge=1, alias="CB_MAX_OPERATIONS_PER_HOUR")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from pipeline.db import column_batch as store
-
-FORMATS = ("table", "csv", "json", "xlsx")
+from pipeline.lib.exports import write_report
 
 
 def build_report(engine: Engine, op_id: int) -> tuple[dict[str, Any], pd.DataFrame]:
@@ -56,22 +54,4 @@ def build_report(engine: Engine, op_id: int) -> tuple[dict[str, Any], pd.DataFra
 
 
 def export(summary: dict[str, Any], rows: pd.DataFrame, fmt: str, out: Path) -> Path:
-    if fmt not in FORMATS[1:]:
-        raise ValueError(f"Unknown export format {fmt!r}; choose one of: {', '.join(FORMATS[1:])}.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "json":
-        out.write_text(
-            json.dumps({"summary": summary, "rows": rows.to_dict(orient="records")}, indent=2, default=str)
-        )
-    elif fmt == "csv":
-        rows.to_csv(out, index=False)
-    else:
-        with pd.ExcelWriter(out, engine="openpyxl") as writer:
-            pd.DataFrame(
-                [{k: str(v) if isinstance(v, dict | Decimal) else v for k, v in summary.items()}]
-            ).T.rename(columns={0: "value"}).to_excel(writer, sheet_name="summary")
-            frame = rows.copy()
-            for col in frame.select_dtypes(include=["datetimetz"]).columns:
-                frame[col] = frame[col].dt.tz_localize(None)
-            frame.to_excel(writer, sheet_name="rows", index=False)
-    return out
+    return write_report(summary, {"rows": rows}, fmt, out)
