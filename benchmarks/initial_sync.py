@@ -26,9 +26,7 @@ from benchmarks import _common as c
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--rows", type=int, default=2000, help="menu items to embed (full: 100000)"
-    )
+    p.add_argument("--rows", type=int, default=2000, help="menu items to embed (full: 100000)")
     p.add_argument("--businesses", type=int, default=20, help="tenants the rows are spread over")
     p.add_argument("--seed", type=int, default=1)
 
@@ -55,7 +53,7 @@ def pipeline_sync(engine: sa.Engine, driver: c.SensorDriver, rows: int) -> dict[
     return {
         "rows": rows,
         "seconds": c.r(seconds, 3),
-        "rows_per_s": c.r(rows / seconds, 1),
+        "rows_per_s": c.r(rows / seconds, 1) if rows else None,
         "ticks": len(driver.tick_seconds) - ticks_before,
         "tick_seconds_total": c.r(sum(driver.tick_seconds[ticks_before:]), 3),
         "runs": driver.runs - runs_before,

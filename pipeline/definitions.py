@@ -8,6 +8,7 @@ from pipeline.assets.column_batch import (
     estimate_within_limits,
 )
 from pipeline.assets.embeddings import embedding_assets
+from pipeline.assets.health import health_schedule
 from pipeline.assets.sources import content_source_specs
 from pipeline.assets.usage import usage_daily, usage_ledger_spec, usage_report
 from pipeline.checks.column_batch_checks import column_batch_generation_checks
@@ -41,7 +42,7 @@ defs = dg.Definitions(
     ],
     jobs=[column_batch_job, create_column_batch_operation_job],
     sensors=[content_change_sensor, column_batch_sensor, emergency_stop_sensor, alert_sensor],
-    schedules=[embedding_reconciliation, usage_reports_schedule],
+    schedules=[embedding_reconciliation, usage_reports_schedule, health_schedule],
     resources={"database": DatabaseResource(), "openai": OpenAIResource()},
     # One process per run: a sync step is I/O-bound, and a process per step would add seconds of
     # start-up to every change's freshness on a small machine.

@@ -2,6 +2,7 @@
 once in the alerts table; the alert sensor delivers it."""
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import dagster as dg
 
@@ -83,7 +84,7 @@ def usage_daily_checks(context: dg.AssetCheckExecutionContext, database: Databas
 
         used = sql.column_batch_spend(conn, day)
         limit = settings.cb_max_cost_per_day_usd
-        near = used * 100 >= limit * settings.alert_quota_pct
+        near = used * 100 >= limit * Decimal(str(settings.alert_quota_pct))
         text = f"column-batch spend ${used:.6f} of the ${limit} daily limit on {day}"
         if near:
             alerts.fire(

@@ -10,7 +10,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from pipeline.cli.admin import health_cmd, stats_cmd
 from pipeline.cli.column_batch import column_batch, emergency_stop_cmd
+from pipeline.cli.usage import budget, usage
 
 console = Console()
 
@@ -165,6 +167,10 @@ def status_cmd(as_json: bool) -> None:
 
 cli.add_command(column_batch)
 cli.add_command(emergency_stop_cmd)
+cli.add_command(usage)
+cli.add_command(budget)
+cli.add_command(health_cmd)
+cli.add_command(stats_cmd)
 
 
 def main() -> None:

@@ -1,0 +1,111 @@
+"""Incremental sync cost: after a full initial sync of N rows (through the sensor and assets, stand-in at
+0 ms), (1) change the description of 1% of the rows, (2) separately, change only the price of every
+row; each time sync again through the sensor and assets.
+
+Figures: tokens sent (usage_ledger.input_tokens of the new calls) / tokens of the changed texts
+(pipeline.lib.tokens.count_tokens on `SELECT embedding_text(m) FROM menu_items m` for the changed rows),
+target exactly 1.0; tokens sent for the price-only update, target 0; incremental sync time / full sync
+time of the same run, target <= 0.05.
+
+    .venv/bin/python -m benchmarks.incremental_sync [--rows 2000] [--businesses 20] [--fraction 0.01]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from typing import Any
+
+import sqlalchemy as sa
+
+from benchmarks import _common as c
+from benchmarks import initial_sync
+
+
+def changed_text_tokens(engine: sa.Engine, ids: list[int]) -> int:
+    from pipeline.lib.tokens import count_tokens
+
+    with engine.connect() as conn:
+        texts = conn.execute(
+            sa.text("SELECT embedding_text(m) FROM menu_items m WHERE id = ANY(:ids)"), {"ids": ids}
+        ).scalars()
+        return sum(count_tokens(t, c.MODEL) for t in texts)
+
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    import dagster as dg
+
+    params = {
+        "rows": args.rows,
+        "businesses": args.businesses,
+        "fraction_changed": args.fraction,
+        "dims": c.DIMS,
+        "latency_ms": 0,
+    }
+    with c.bench_database() as engine, c.standin(), dg.instance_for_test() as instance:
+        initial_sync.load(engine, args.rows, args.businesses, args.seed)
+        driver = c.SensorDriver(instance)
+        full = initial_sync.pipeline_sync(engine, driver, args.rows)
+
+        with engine.connect() as conn:
+            all_ids = list(conn.execute(sa.text("SELECT id FROM menu_items ORDER BY id")).scalars())
+        changed = sorted(
+            random.Random(args.seed).sample(all_ids, max(1, round(len(all_ids) * args.fraction)))
+        )
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE menu_items SET description = description || ' Now with smoked mozzarella, edit '"
+                    " || id || '.' WHERE id = ANY(:ids)"
+                ),
+                {"ids": changed},
+            )
+        expected_tokens = changed_text_tokens(engine, changed)
+        c.checkpoint(engine)
+        incremental = initial_sync.pipeline_sync(engine, driver, len(changed))
+
+        with engine.begin() as conn:
+            priced = conn.execute(sa.text("UPDATE menu_items SET price = price + 0.50")).rowcount
+        c.checkpoint(engine)
+        price_only = initial_sync.pipeline_sync(engine, driver, 0)  # no row needs a new vector
+
+    token_ratio = incremental["input_tokens"] / expected_tokens if expected_tokens else float("nan")
+    time_ratio = incremental["seconds"] / full["seconds"]
+    return c.result(
+        "incremental_sync",
+        params,
+        {
+            "full_sync": full,
+            "description_change": {
+                **incremental,
+                "rows_changed": len(changed),
+                "tokens_of_changed_texts": expected_tokens,
+                "tokens_sent": incremental["input_tokens"],
+            },
+            "price_only_update": {
+                **price_only,
+                "rows_updated": priced,
+                "tokens_sent": price_only["input_tokens"],
+                "seconds_vs_full": c.r(price_only["seconds"] / full["seconds"]),
+            },
+        },
+        {
+            "full_sync_seconds": full["seconds"],
+            "tokens_of_changed_texts": expected_tokens,
+            "price_only_tokens_expected": 0,
+        },
+        [
+            c.check("tokens sent / tokens of changed texts", c.r(token_ratio, 6), "==", 1.0),
+            c.check("price-only update: tokens sent", price_only["input_tokens"], "==", 0),
+            c.check("incremental sync seconds / full sync seconds", c.r(time_ratio), "<=", 0.05),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    parser = c.parser(__doc__.split("\n\n")[0])
+    initial_sync.add_arguments(parser)
+    parser.add_argument(
+        "--fraction", type=float, default=0.01, help="share of rows whose description changes"
+    )
+    c.main("incremental_sync", parser, bench)
