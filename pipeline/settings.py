@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     alert_spike_factor: float = Field(default=3.0, gt=1, alias="ALERT_SPIKE_FACTOR")
     alert_latency_factor: float = Field(default=2.0, gt=1, alias="ALERT_LATENCY_FACTOR")
     alert_quota_pct: float = Field(default=80, gt=0, le=100, alias="ALERT_QUOTA_PCT")
+    cb_milestones: str = Field(default="25,50,75,100", alias="CB_MILESTONES")
+
+    @property
+    def milestones_pct(self) -> list[int]:
+        return sorted(int(v) for v in self.cb_milestones.split(",") if v.strip())
 
     # Column-batch safety limits (see pipeline/column_batch/estimate.py SafetyLimits).
     cb_max_concurrent_operations: int = Field(default=5, ge=1, alias="CB_MAX_CONCURRENT_OPERATIONS")

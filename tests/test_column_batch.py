@@ -243,3 +243,20 @@ def test_glossary_definitions_are_filled(engine, instance):
     assert run_operation(instance, op_id).success
     with engine.connect() as conn:
         assert all(conn.execute(sa.text("SELECT definition FROM glossary_terms")).scalars())
+
+
+def test_milestones_and_health_changes_are_alerted_once(engine, instance, standin):
+    menu_without_descriptions(engine, 8)
+    op_id = queue_new(engine, batch_size=2, rows_per_request=2)
+    assert run_operation(instance, op_id).success
+    with engine.connect() as conn:
+        fired = conn.execute(sa.text("SELECT kind, level FROM alerts ORDER BY id")).all()
+    assert fired == [("milestone", "25"), ("milestone", "50"), ("milestone", "75"), ("milestone", "100")]
+
+    menu_without_descriptions(engine, 4, business="cb2")
+    op2 = queue_new(engine, batch_size=4, rows_per_request=4)
+    standin.inject("insufficient_quota")
+    run_operation(instance, op2)
+    with engine.connect() as conn:
+        health = conn.execute(sa.text("SELECT level, severity FROM alerts WHERE kind = 'health'")).all()
+    assert health == [("failed", "critical")]

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy.engine import Engine
@@ -16,8 +17,8 @@ from pipeline.column_batch.estimate import JSON_TOKENS_PER_ROW, SafetyLimits
 from pipeline.column_batch.prompts import RESPONSE_FORMAT, messages_for, parse_answer
 from pipeline.column_batch.quality import duplicate_keys, value_flags
 from pipeline.column_batch.spec import render
+from pipeline.db import alerts, emergency_stop, spend
 from pipeline.db import column_batch as store
-from pipeline.db import emergency_stop, spend
 from pipeline.db.column_batch import Operation, RowOutcome
 from pipeline.db.spend import BudgetExceededError
 from pipeline.lib.pricing import cost_usd
@@ -25,6 +26,7 @@ from pipeline.lib.tokens import count_tokens
 from pipeline.llm.calls import CallContext
 from pipeline.llm.chat import ChatAnswer, ChatService
 from pipeline.llm.errors import EmergencyStopError, InputRejectedError, ProviderFatalError, RequestFailedError
+from pipeline.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +120,16 @@ class OperationRunner:
 
     def _move(self, state: str, reason: str) -> None:
         with self.engine.begin() as conn:
-            store.set_state(conn, self.op.id, state, reason, only_from=("running", "queued"))
+            if store.set_state(conn, self.op.id, state, reason, only_from=("running", "queued")):
+                alerts.fire(
+                    conn,
+                    "health",
+                    f"operation:{self.op.id}",
+                    datetime.now(UTC).isoformat(),
+                    state,
+                    "critical" if state == "failed" else "warning",
+                    f"column-batch operation {self.op.id} is {state}: {reason}",
+                )
 
     def _check_controls(self) -> None:
         if emergency_stop.is_active(self.engine):
@@ -160,6 +171,20 @@ class OperationRunner:
         )
         s.log_lines.append(line)
         self.on_progress(line)
+        reached = 100 * processed / p["total"] if p["total"] else 100
+        with self.engine.begin() as conn:
+            for milestone in get_settings().milestones_pct:
+                if reached >= milestone:
+                    alerts.fire(
+                        conn,
+                        "milestone",
+                        f"operation:{self.op.id}",
+                        f"operation:{self.op.id}",
+                        str(milestone),
+                        "info",
+                        f"column-batch operation {self.op.id} is {milestone}% done "
+                        f"({p['done']} rows, ${p['cost_usd']:.6f})",
+                    )
 
     # ---- one batch ----
 
