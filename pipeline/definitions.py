@@ -14,6 +14,7 @@ from pipeline.assets.usage import usage_daily, usage_ledger_spec, usage_report
 from pipeline.checks.column_batch_checks import column_batch_generation_checks
 from pipeline.checks.embedding_checks import embedding_checks
 from pipeline.checks.usage_checks import usage_daily_checks
+from pipeline.jobs.admin import admin_jobs, cleanup_schedule
 from pipeline.jobs.column_batch import column_batch_job, create_column_batch_operation_job
 from pipeline.resources.database import DatabaseResource
 from pipeline.resources.openai import OpenAIResource
@@ -40,9 +41,9 @@ defs = dg.Definitions(
         column_batch_generation_checks,
         usage_daily_checks,
     ],
-    jobs=[column_batch_job, create_column_batch_operation_job],
+    jobs=[column_batch_job, create_column_batch_operation_job, *admin_jobs],
     sensors=[content_change_sensor, column_batch_sensor, emergency_stop_sensor, alert_sensor],
-    schedules=[embedding_reconciliation, usage_reports_schedule, health_schedule],
+    schedules=[embedding_reconciliation, usage_reports_schedule, health_schedule, cleanup_schedule],
     resources={"database": DatabaseResource(), "openai": OpenAIResource()},
     # One process per run: a sync step is I/O-bound, and a process per step would add seconds of
     # start-up to every change's freshness on a small machine.

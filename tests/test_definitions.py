@@ -26,6 +26,10 @@ def test_definitions_load_with_the_expected_shape():
         "faq_embeddings",
         "column_batch_estimate",
         "column_batch_generation",
+        "usage_ledger",
+        "usage_daily",
+        "usage_report",
+        "system_health",
     }
     checks = {k.name for k in repo.asset_graph.asset_check_keys}
     assert checks == {
@@ -37,12 +41,29 @@ def test_definitions_load_with_the_expected_shape():
         "cost_per_row",
         "error_rate",
         "output_quality",
+        "budgets",
+        "latency",
+        "cost_spike",
+        "quota",
+        "system_healthy",
     }
-    for name in ("content_change_sensor", "column_batch_sensor", "emergency_stop_sensor"):
+    for name in ("content_change_sensor", "column_batch_sensor", "emergency_stop_sensor", "alert_sensor"):
         assert defs.get_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
-    schedule = defs.get_schedule_def("embedding_reconciliation")
-    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
-    assert {"column_batch_job", "create_column_batch_operation_job"} <= {j.name for j in repo.get_all_jobs()}
+    for name in (
+        "embedding_reconciliation",
+        "usage_reports_schedule",
+        "system_health_schedule",
+        "cleanup_schedule",
+    ):
+        assert defs.get_schedule_def(name).default_status == dg.DefaultScheduleStatus.RUNNING
+    assert {
+        "column_batch_job",
+        "create_column_batch_operation_job",
+        "retry_failed_job",
+        "regenerate_business_job",
+        "cleanup_job",
+        "reconcile_job",
+    } <= {j.name for j in repo.get_all_jobs()}
 
 
 def test_workspace_yaml_validates_with_the_dagster_cli():

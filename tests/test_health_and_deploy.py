@@ -25,8 +25,15 @@ def test_health_reports_components_and_turns_critical_with_reasons(engine, insta
     add_business(engine, "healthy", menu=2, policies=0, faqs=0)
     SensorDriver(instance).sync()
     report = health_report(engine, instance=instance)
-    assert set(report["components"]) == {"database", "openai", "embedding_sync", "column_batch", "emergency_stop",
-                                         "dagster_daemon", "host"}
+    assert set(report["components"]) == {
+        "database",
+        "openai",
+        "embedding_sync",
+        "column_batch",
+        "emergency_stop",
+        "dagster_daemon",
+        "host",
+    }
     assert report["components"]["embedding_sync"]["queue_size"] == 0
     assert report["metrics"]["processing_rate_per_hour"] == 2
     assert report["components"]["dagster_daemon"]["status"] == "critical"  # no daemon in the test instance
@@ -34,11 +41,18 @@ def test_health_reports_components_and_turns_critical_with_reasons(engine, insta
 
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE emergency_stop SET active = true, reason = 'drill'"))
-        conn.execute(sa.text("INSERT INTO alerts (kind, scope, period_key, level, severity, message)"
-                             " VALUES ('budget', 'global', 'day', 'exceeded', 'critical', 'global day budget over')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO alerts (kind, scope, period_key, level, severity, message)"
+                " VALUES ('budget', 'global', 'day', 'exceeded', 'critical', 'global day budget over')"
+            )
+        )
     report = health_report(engine)
     assert report["overall"] == "critical"
-    assert "emergency_stop is critical" in report["reasons"] and "alert: global day budget over" in report["reasons"]
+    assert (
+        "emergency_stop is critical" in report["reasons"]
+        and "alert: global day budget over" in report["reasons"]
+    )
     cli_report = CliRunner().invoke(cli, ["health", "--json"])
     assert cli_report.exit_code == 2 and json.loads(cli_report.output)["overall"] == "critical"
 
@@ -55,8 +69,10 @@ def test_stats_per_business(engine, instance):
     b = add_business(engine, "stats", menu=3, policies=1, faqs=0)
     SensorDriver(instance).sync()
     out = json.loads(CliRunner().invoke(cli, ["stats", "--business", str(b), "--json"]).output)
-    assert out[0]["content"] == {"menu_item": {"rows": 3, "embedded": 3, "stale": 0, "failed": 0},
-                                 "policy": {"rows": 1, "embedded": 1, "stale": 0, "failed": 0}}
+    assert out[0]["content"] == {
+        "menu_item": {"rows": 3, "embedded": 3, "stale": 0, "failed": 0},
+        "policy": {"rows": 1, "embedded": 1, "stale": 0, "failed": 0},
+    }
     assert out[0]["last_sync"] and float(out[0]["cost_to_date_usd"]) > 0
     assert "Unknown business 999" in CliRunner().invoke(cli, ["stats", "--business", "999"]).output
 
@@ -70,8 +86,10 @@ def test_production_instance_config_runs_a_job_on_postgres(engine, tmp_path, dat
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_PG_URL", server.set(database=name, drivername="postgresql+psycopg2")
-                       .render_as_string(hide_password=False))
+    monkeypatch.setenv(
+        "DAGSTER_PG_URL",
+        server.set(database=name, drivername="postgresql+psycopg2").render_as_string(hide_password=False),
+    )
     menu_without_descriptions(engine, 2, business="deployed")
     try:
         with dg.DagsterInstance.from_config(str(home)) as inst:
@@ -80,8 +98,16 @@ def test_production_instance_config_runs_a_job_on_postgres(engine, tmp_path, dat
             assert type(inst.run_coordinator).__name__ == "QueuedRunCoordinator"
             assert inst.get_concurrency_config().pool_config.default_pool_limit == 4
             job = defs.get_job_def("create_column_batch_operation_job")
-            result = job.execute_in_process(instance=inst, run_config={"ops": {"create_column_batch_operation": {
-                "config": {"requested_by": "deploy-test", "start": False}}}})
+            result = job.execute_in_process(
+                instance=inst,
+                run_config={
+                    "ops": {
+                        "create_column_batch_operation": {
+                            "config": {"requested_by": "deploy-test", "start": False}
+                        }
+                    }
+                },
+            )
             assert result.success
             assert inst.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.SUCCESS
     finally:

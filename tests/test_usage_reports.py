@@ -28,8 +28,12 @@ def _run(*args: str):
 
 
 def _materialize_day(instance, day: date) -> dg.ExecuteInProcessResult:
-    return dg.materialize([usage_daily, usage_daily_checks], partition_key=day.isoformat(), instance=instance,
-                          resources=defs.resources)
+    return dg.materialize(
+        [usage_daily, usage_daily_checks],
+        partition_key=day.isoformat(),
+        instance=instance,
+        resources=defs.resources,
+    )
 
 
 def test_daily_rollup_matches_the_ledger(engine, instance):
@@ -41,19 +45,25 @@ def test_daily_rollup_matches_the_ledger(engine, instance):
     meta = result.asset_materializations_for_node("usage_daily")[0].metadata
     assert meta["requests"].value == len(expected)
     assert meta["errors"].value == sum(r.status == "error" for r in expected)
-    assert Decimal(str(meta["cost_usd"].value)).quantize(Decimal("0.000001")) == \
-        sum(r.cost_usd for r in expected).quantize(Decimal("0.000001"))
+    assert Decimal(str(meta["cost_usd"].value)).quantize(Decimal("0.000001")) == sum(
+        r.cost_usd for r in expected
+    ).quantize(Decimal("0.000001"))
     assert meta["chart"].value.startswith("![Cost and tokens")
     with engine.connect() as conn:
-        per_business = dict(conn.execute(sa.text(
-            "SELECT business_id, sum(cost_usd) FROM usage_daily WHERE day = :d GROUP BY 1"), {"d": day}).all())
+        per_business = dict(
+            conn.execute(
+                sa.text("SELECT business_id, sum(cost_usd) FROM usage_daily WHERE day = :d GROUP BY 1"),
+                {"d": day},
+            ).all()
+        )
     for b in ids:
         assert per_business.get(b, 0) == sum(r.cost_usd for r in expected if r.business_id == b)
     # Rebuilding the same day gives the same rows (idempotent).
     _materialize_day(instance, day)
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT sum(requests) FROM usage_daily WHERE day = :d"), {"d": day}).scalar() \
-            == len(expected)
+        assert conn.execute(
+            sa.text("SELECT sum(requests) FROM usage_daily WHERE day = :d"), {"d": day}
+        ).scalar() == len(expected)
 
 
 def test_period_report_trend_top_consumers_and_exports(engine, tmp_path, monkeypatch):
@@ -63,8 +73,11 @@ def test_period_report_trend_top_consumers_and_exports(engine, tmp_path, monkeyp
     week, before = period_containing("week", today), previous(period_containing("week", today))
 
     def cost(p, business=None):
-        return sum(r.cost_usd for r in rows if p.start <= r.at.date() < p.end
-                   and (business is None or r.business_id == business))
+        return sum(
+            r.cost_usd
+            for r in rows
+            if p.start <= r.at.date() < p.end and (business is None or r.business_id == business)
+        )
 
     monkeypatch.setenv("EXPORT_DIR", str(tmp_path))
     out = tmp_path / "week.json"
@@ -76,8 +89,21 @@ def test_period_report_trend_top_consumers_and_exports(engine, tmp_path, monkeyp
     assert Decimal(str(top["cost_usd"])) == max(cost(week, b) for b in ids)
 
     one = tmp_path / "b.csv"
-    assert _run("usage", "report", "--business", str(ids[0]), "--period", "month", "--format", "csv",
-                "--out", str(one)).exit_code == 0
+    assert (
+        _run(
+            "usage",
+            "report",
+            "--business",
+            str(ids[0]),
+            "--period",
+            "month",
+            "--format",
+            "csv",
+            "--out",
+            str(one),
+        ).exit_code
+        == 0
+    )
     breakdown = pd.read_csv(one)
     assert set(breakdown["business_id"]) == {ids[0]}
     month = period_containing("month", today)
@@ -85,8 +111,21 @@ def test_period_report_trend_top_consumers_and_exports(engine, tmp_path, monkeyp
 
     xlsx = tmp_path / "ledger.xlsx"
     start = (today - timedelta(days=3)).isoformat()
-    assert _run("usage", "export", "--from", start, "--to", today.isoformat(), "--format", "xlsx",
-                "--out", str(xlsx)).exit_code == 0
+    assert (
+        _run(
+            "usage",
+            "export",
+            "--from",
+            start,
+            "--to",
+            today.isoformat(),
+            "--format",
+            "xlsx",
+            "--out",
+            str(xlsx),
+        ).exit_code
+        == 0
+    )
     ledger = pd.read_excel(xlsx, sheet_name="ledger")
     assert len(ledger) == sum(1 for r in rows if r.at.date() >= today - timedelta(days=3))
 
@@ -114,27 +153,68 @@ def test_bad_report_input_gets_clear_errors(engine):
     assert "in the future" in _run("usage", "export", "--from", future, "--to", future).output
     assert "Invalid value for '--period'" in _run("usage", "report", "--period", "year").output
     assert "Invalid value for '--format'" in _run("usage", "report", "--format", "pdf").output
-    assert "must be greater than 0" in _run("budget", "create", "--scope", "global", "--period", "day",
-                                            "--amount", "-5").output
-    assert "between 1 and 100" in _run("budget", "create", "--scope", "global", "--period", "day", "--amount", "5",
-                                       "--thresholds", "50,180").output
-    assert "give --id" in _run("budget", "create", "--scope", "business", "--period", "day", "--amount", "5").output
-    assert "Unknown business 42" in _run("budget", "create", "--scope", "business", "--id", "42", "--period",
-                                         "day", "--amount", "5").output
+    assert (
+        "must be greater than 0"
+        in _run("budget", "create", "--scope", "global", "--period", "day", "--amount", "-5").output
+    )
+    assert (
+        "between 1 and 100"
+        in _run(
+            "budget",
+            "create",
+            "--scope",
+            "global",
+            "--period",
+            "day",
+            "--amount",
+            "5",
+            "--thresholds",
+            "50,180",
+        ).output
+    )
+    assert (
+        "give --id"
+        in _run("budget", "create", "--scope", "business", "--period", "day", "--amount", "5").output
+    )
+    assert (
+        "Unknown business 42"
+        in _run(
+            "budget", "create", "--scope", "business", "--id", "42", "--period", "day", "--amount", "5"
+        ).output
+    )
 
 
 def test_budget_checks_turn_yellow_then_red_and_alert_once(engine, instance, caplog):
     b = add_business(engine, "spender", 0, 0, 0)
-    assert _run("budget", "create", "--scope", "business", "--id", str(b), "--period", "day", "--amount", "0.01",
-                "--by", "finance").exit_code == 0
+    assert (
+        _run(
+            "budget",
+            "create",
+            "--scope",
+            "business",
+            "--id",
+            str(b),
+            "--period",
+            "day",
+            "--amount",
+            "0.01",
+            "--by",
+            "finance",
+        ).exit_code
+        == 0
+    )
     today = date.today()
 
     def spend(amount: str) -> None:
         with engine.begin() as conn:
-            conn.execute(sa.text(
-                "INSERT INTO usage_ledger (business_id, workload, provider, model, endpoint, cost_usd, latency_ms,"
-                " status) VALUES (:b, 'embedding_sync', 'openai', 'text-embedding-3-small', 'embeddings', :c, 50,"
-                " 'ok')"), {"b": b, "c": Decimal(amount)})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO usage_ledger (business_id, workload, provider, model, endpoint, cost_usd, latency_ms,"
+                    " status) VALUES (:b, 'embedding_sync', 'openai', 'text-embedding-3-small', 'embeddings', :c, 50,"
+                    " 'ok')"
+                ),
+                {"b": b, "c": Decimal(amount)},
+            )
 
     def budget_check():
         result = _materialize_day(instance, today)
@@ -148,7 +228,9 @@ def test_budget_checks_turn_yellow_then_red_and_alert_once(engine, instance, cap
     check = budget_check()
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     with engine.connect() as conn:
-        fired = conn.execute(sa.text("SELECT level, severity FROM alerts WHERE kind = 'budget' ORDER BY id")).all()
+        fired = conn.execute(
+            sa.text("SELECT level, severity FROM alerts WHERE kind = 'budget' ORDER BY id")
+        ).all()
     assert fired == [("80", "warning"), ("exceeded", "critical")]
     listing = json.loads(_run("budget", "list", "--json").output)
     assert listing[0]["status"] == "exceeded" and Decimal(listing[0]["spent_usd"]) == Decimal("0.0115")

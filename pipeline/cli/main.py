@@ -10,8 +10,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from pipeline.cli.admin import health_cmd, stats_cmd
+from pipeline.cli.admin_actions import admin
 from pipeline.cli.column_batch import column_batch, emergency_stop_cmd
+from pipeline.cli.health import health_cmd, stats_cmd
 from pipeline.cli.usage import budget, usage
 
 console = Console()
@@ -170,6 +171,7 @@ cli.add_command(emergency_stop_cmd)
 cli.add_command(usage)
 cli.add_command(budget)
 cli.add_command(health_cmd)
+cli.add_command(admin)
 cli.add_command(stats_cmd)
 
 
