@@ -9,6 +9,7 @@ from pipeline.lib.exports import write_report
 from pipeline.resources.database import DatabaseResource
 from pipeline.settings import get_settings
 from pipeline.usage.chart import usage_chart_markdown
+from pipeline.usage.insights import forecasts, recommendations
 from pipeline.usage.periods import PERIODS
 from pipeline.usage.report import build_usage_report
 
@@ -79,11 +80,22 @@ def usage_report(context: dg.AssetExecutionContext, database: DatabaseResource) 
         series = sql.daily_series(conn, today - timedelta(days=29), today + timedelta(days=1))
         top = sql.top_consumers(conn, today.replace(day=1), today + timedelta(days=1))
     top_lines = [f"- business {t['business_id']} ({t['name']}): ${float(t['cost_usd']):.6f}" for t in top]
+    forecast_lines = [
+        f"- {f.scope}: ${f.projected_month_end_usd:.6f} by month end"
+        + (f", budget ${f.budget_usd} hit on {f.budget_hit_on}" if f.budget_hit_on else "")
+        for f in forecasts(database.engine, today)
+    ]
+    advice = [
+        f"- ${r.saving_usd:.6f} [{r.rule}] {r.scope}: {r.advice}"
+        for r in recommendations(database.engine, today)
+    ]
     return dg.MaterializeResult(
         metadata={
             **metadata,
             "report": dg.MetadataValue.md("\n".join(lines)),
             "top_consumers_this_month": dg.MetadataValue.md("\n".join(top_lines) or "none"),
+            "month_end_forecast": dg.MetadataValue.md("\n".join(forecast_lines) or "none"),
+            "recommendations": dg.MetadataValue.md("\n".join(advice) or "none"),
             "exports": dg.MetadataValue.path(str(out_dir)),
             "chart": dg.MetadataValue.md(usage_chart_markdown(series, "Cost and tokens, last 30 days")),
         }

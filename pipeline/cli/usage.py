@@ -90,6 +90,45 @@ def usage_export_cmd(
     click.echo(f"Wrote {write_report(summary, {'ledger': rows}, fmt, path)} ({len(rows)} rows)")
 
 
+@usage.command("forecast")
+@click.option("--json", "as_json", is_flag=True)
+def usage_forecast_cmd(as_json: bool) -> None:
+    """Month-end cost projection overall and per business, and which monthly budget it will hit, when."""
+    from pipeline.usage.insights import forecasts
+
+    found = forecasts(_engine(), date.today())
+    if as_json:
+        click.echo(json.dumps([f.__dict__ for f in found], indent=2, default=str))
+        return
+    table = Table("scope", "spent $", "per day $", "month-end $", "budget $", "budget hit on")
+    for f in found:
+        table.add_row(
+            f.scope,
+            f"{f.spent_to_date_usd:.6f}",
+            f"{f.daily_rate_usd:.6f}",
+            f"{f.projected_month_end_usd:.6f}",
+            str(f.budget_usd or "-"),
+            str(f.budget_hit_on or "-"),
+        )
+    console.print(table)
+
+
+@usage.command("recommendations")
+@click.option("--json", "as_json", is_flag=True)
+def usage_recommendations_cmd(as_json: bool) -> None:
+    """Rule-based ways to spend less, each with the saving in dollars (last 30 days)."""
+    from pipeline.usage.insights import recommendations
+
+    found = recommendations(_engine(), date.today())
+    if as_json:
+        click.echo(json.dumps([r.__dict__ for r in found], indent=2, default=str))
+        return
+    if not found:
+        click.echo("No recommendations: nothing to save that the rules can see.")
+    for r in found:
+        click.echo(f"${r.saving_usd:.6f}  [{r.rule}] {r.scope}: {r.advice}")
+
+
 @click.group("budget")
 def budget() -> None:
     """Budgets (global, per business, user or operation; per day, week or month) with warning thresholds."""

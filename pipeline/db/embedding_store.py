@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 import numpy as np
 import sqlalchemy as sa
@@ -217,3 +218,18 @@ def consume_changes(conn: Connection, seqs: Sequence[int]) -> None:
     """Remove exactly the queue rows this sync read; changes committed since stay queued."""
     if seqs:
         conn.execute(sa.text("DELETE FROM content_changes WHERE seq = ANY(:s)"), {"s": list(seqs)})
+
+
+def count_embeds(
+    conn: Connection, content_type: str, business_id: int, rows: Sequence[tuple[int, int, Decimal]]
+) -> None:
+    """Add (content_id, tokens, cost) embeddings to today's per-row counters."""
+    conn.execute(
+        sa.text(
+            "INSERT INTO row_embed_counts (business_id, content_type, content_id, embeds, tokens, cost_usd)"
+            " VALUES (:b, :ct, :id, 1, :t, :c) ON CONFLICT (day, content_type, content_id) DO UPDATE SET"
+            " embeds = row_embed_counts.embeds + 1, tokens = row_embed_counts.tokens + EXCLUDED.tokens,"
+            " cost_usd = row_embed_counts.cost_usd + EXCLUDED.cost_usd"
+        ),
+        [{"b": business_id, "ct": content_type, "id": cid, "t": t, "c": c} for cid, t, c in rows],
+    )

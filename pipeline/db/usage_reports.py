@@ -140,3 +140,71 @@ def column_batch_spend(conn: Connection, day: date) -> Any:
         ),
         {"d": day},
     ).scalar_one()
+
+
+def daily_costs(conn: Connection, start: date, end: date, business_id: int | None = None) -> dict[date, Any]:
+    where, params = _scope(business_id)
+    rows = conn.execute(
+        sa.text(
+            f"SELECT created_at::date, sum(cost_usd) FROM usage_ledger WHERE created_at >= :s AND created_at < :e{where}"
+            " GROUP BY 1"
+        ),
+        {"s": start, "e": end, **params},
+    ).all()
+    return {r[0]: r[1] for r in rows}
+
+
+def embedding_usage_by_model(conn: Connection, start: date, end: date) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.text(
+            "SELECT u.model, coalesce(e.dimensions, 1536) AS dimensions, sum(u.input_tokens) AS input_tokens"
+            " FROM usage_ledger u LEFT JOIN LATERAL (SELECT dimensions FROM content_embeddings c WHERE c.model = u.model"
+            " LIMIT 1) e ON true WHERE u.endpoint = 'embeddings' AND u.status = 'ok' AND u.created_at >= :s"
+            " AND u.created_at < :e GROUP BY 1, 2"
+        ),
+        {"s": start, "e": end},
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+def row_embeds_per_day(conn: Connection, day: date) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.text(
+            "SELECT business_id, content_type, content_id, embeds, tokens, cost_usd FROM row_embed_counts"
+            " WHERE day = :d ORDER BY embeds DESC LIMIT 100"
+        ),
+        {"d": day},
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+def column_batch_packing(conn: Connection, start: date, end: date) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.text(
+            "SELECT o.id AS operation_id, o.model, o.rows_per_request,"
+            " (SELECT count(*) FROM usage_ledger u WHERE u.operation_id = o.id AND u.status = 'ok') AS requests,"
+            " (SELECT count(*) FROM column_batch_rows r WHERE r.operation_id = o.id AND r.status = 'done') AS rows"
+            " FROM column_batch_operations o WHERE o.created_at >= :s AND o.created_at < :e"
+        ),
+        {"s": start, "e": end},
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+def wasted_spend(conn: Connection, start: date, end: date) -> tuple[Any, Any]:
+    """(cost of failed requests, cost of rows generated more than once)."""
+    failed = conn.execute(
+        sa.text(
+            "SELECT coalesce(sum(cost_usd), 0) FROM usage_ledger WHERE status = 'error' AND created_at >= :s"
+            " AND created_at < :e"
+        ),
+        {"s": start, "e": end},
+    ).scalar_one()
+    retried = conn.execute(
+        sa.text(
+            "SELECT coalesce(sum(cost_usd * (attempts - 1) / attempts), 0) FROM column_batch_rows"
+            " WHERE attempts > 1 AND updated_at >= :s AND updated_at < :e"
+        ),
+        {"s": start, "e": end},
+    ).scalar_one()
+    return failed, retried

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -163,7 +164,17 @@ class PartitionSyncer:
             for d in docs
             for c in d.chunks
         ]
+        per_token = batch.cost_usd / max(sum(d.tokens for d in docs), 1)
         with self.engine.begin() as conn:
+            store.count_embeds(
+                conn,
+                content_type,
+                business_id,
+                [
+                    (d.doc.content_id, d.tokens, (per_token * d.tokens).quantize(Decimal("1E-8")))
+                    for d in docs
+                ],
+            )
             store.write_vectors(
                 conn, content_type, business_id, self.service.model, self.service.dimensions, rows
             )
