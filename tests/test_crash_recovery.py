@@ -31,7 +31,7 @@ def test_killed_run_then_rerun_loses_and_duplicates_nothing(engine, instance, st
     env = {**os.environ, "EMBEDDING_MAX_INPUTS": "2", "OPENAI_MAX_CONCURRENCY": "1"}
     standin.latency = 0.5
     proc = subprocess.Popen([sys.executable, "-c", _RUN_ONE_PARTITION, str(b)], env=env)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while len(vectors(engine)) < 4:
         assert proc.poll() is None, "the run finished before it could be killed"
         assert time.monotonic() < deadline

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -77,7 +80,29 @@ def test_stats_per_business(engine, instance):
     assert "Unknown business 999" in CliRunner().invoke(cli, ["stats", "--business", "999"]).output
 
 
-def test_production_instance_config_runs_a_job_on_postgres(engine, tmp_path, database_url, monkeypatch):
+_RUN_UNDER_DEPLOY_CONFIG = """
+import json
+import dagster as dg
+from pipeline.definitions import defs
+
+with dg.DagsterInstance.get() as inst:
+    job = defs.get_job_def("create_column_batch_operation_job")
+    result = job.execute_in_process(instance=inst, run_config={"ops": {"create_column_batch_operation": {
+        "config": {"requested_by": "deploy-test", "start": False}}}})
+    print(json.dumps({
+        "run_storage": type(inst.run_storage).__name__,
+        "event_log_storage": type(inst.event_log_storage).__name__,
+        "run_coordinator": type(inst.run_coordinator).__name__,
+        "pool_limit": inst.get_concurrency_config().pool_config.default_pool_limit,
+        "success": result.success,
+        "stored_status": inst.get_run_by_id(result.run_id).status.value,
+    }))
+"""
+
+
+def test_production_instance_config_runs_a_job_on_postgres(engine, tmp_path, database_url):
+    # A process of its own, as in production: DAGSTER_HOME with deploy/dagster.yaml, Dagster's storage in
+    # a PostgreSQL database of its own.
     name = f"dagster_{uuid.uuid4().hex[:8]}"
     server = sa.make_url(database_url)
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
@@ -86,31 +111,28 @@ def test_production_instance_config_runs_a_job_on_postgres(engine, tmp_path, dat
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    monkeypatch.setenv(
-        "DAGSTER_PG_URL",
-        server.set(database=name, drivername="postgresql+psycopg2").render_as_string(hide_password=False),
-    )
+    pg_url = server.set(database=name, drivername="postgresql+psycopg2").render_as_string(hide_password=False)
     menu_without_descriptions(engine, 2, business="deployed")
     try:
-        with dg.DagsterInstance.from_config(str(home)) as inst:
-            assert type(inst.run_storage).__name__ == "PostgresRunStorage"
-            assert type(inst.event_log_storage).__name__ == "PostgresEventLogStorage"
-            assert type(inst.run_coordinator).__name__ == "QueuedRunCoordinator"
-            assert inst.get_concurrency_config().pool_config.default_pool_limit == 4
-            job = defs.get_job_def("create_column_batch_operation_job")
-            result = job.execute_in_process(
-                instance=inst,
-                run_config={
-                    "ops": {
-                        "create_column_batch_operation": {
-                            "config": {"requested_by": "deploy-test", "start": False}
-                        }
-                    }
-                },
-            )
-            assert result.success
-            assert inst.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.SUCCESS
+        out = subprocess.run(
+            [sys.executable, "-c", _RUN_UNDER_DEPLOY_CONFIG],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "DAGSTER_HOME": str(home), "DAGSTER_PG_URL": pg_url},
+        )
+        assert out.returncode == 0, out.stderr[-3000:]
+        facts = json.loads(out.stdout.strip().splitlines()[-1])
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+    assert facts == {
+        "run_storage": "PostgresRunStorage",
+        "event_log_storage": "PostgresEventLogStorage",
+        "run_coordinator": "QueuedRunCoordinator",
+        "pool_limit": 4,
+        "success": True,
+        "stored_status": "SUCCESS",
+    }
