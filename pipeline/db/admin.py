@@ -104,6 +104,7 @@ def write_shadow(
     dims: int,
     chunks: list[Any],
 ) -> None:
+    from pipeline.db.embedding_store import chunk_params
     from pipeline.db.vectors import use_vectors
 
     use_vectors(conn)
@@ -113,23 +114,7 @@ def write_shadow(
             " chunk_count, content_hash, model, dimensions, token_count, chunk_text, embedding)"
             " VALUES (:r, :b, :ct, :id, :ci, :cc, :h, :m, :d, :tok, :txt, :v)"
         ),
-        [
-            {
-                "r": regeneration_id,
-                "b": business_id,
-                "ct": content_type,
-                "id": c.content_id,
-                "ci": c.chunk_index,
-                "cc": c.chunk_count,
-                "h": c.content_hash,
-                "m": model,
-                "d": dims,
-                "tok": c.token_count,
-                "txt": c.text,
-                "v": c.vector,
-            }
-            for c in chunks
-        ],
+        [{**p, "r": regeneration_id} for p in chunk_params(business_id, content_type, model, dims, chunks)],
     )
 
 

@@ -104,6 +104,28 @@ _DELETE_SUPERSEDED = sa.text(
 )
 
 
+def chunk_params(
+    business_id: int, content_type: str, model: str, dims: int, chunks: Sequence[ChunkVector]
+) -> list[dict[str, object]]:
+    """Bind parameters for inserting chunks into content_embeddings or its shadow table."""
+    return [
+        {
+            "b": business_id,
+            "ct": content_type,
+            "id": c.content_id,
+            "ci": c.chunk_index,
+            "cc": c.chunk_count,
+            "h": c.content_hash,
+            "m": model,
+            "d": dims,
+            "tok": c.token_count,
+            "txt": c.text,
+            "v": c.vector,
+        }
+        for c in chunks
+    ]
+
+
 def write_vectors(
     conn: Connection,
     content_type: str,
@@ -117,25 +139,7 @@ def write_vectors(
     if not chunks:
         return
     use_vectors(conn)
-    conn.execute(
-        _INSERT_CHUNK,
-        [
-            {
-                "b": business_id,
-                "ct": content_type,
-                "id": c.content_id,
-                "ci": c.chunk_index,
-                "cc": c.chunk_count,
-                "h": c.content_hash,
-                "m": model,
-                "d": dims,
-                "tok": c.token_count,
-                "txt": c.text,
-                "v": c.vector,
-            }
-            for c in chunks
-        ],
-    )
+    conn.execute(_INSERT_CHUNK, chunk_params(business_id, content_type, model, dims, chunks))
     current = {c.content_id: c.content_hash for c in chunks}
     delete_superseded(conn, content_type, business_id, model, dims, current)
     clear_failures(conn, content_type, list(current))
