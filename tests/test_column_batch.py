@@ -260,3 +260,20 @@ def test_milestones_and_health_changes_are_alerted_once(engine, instance, standi
     with engine.connect() as conn:
         health = conn.execute(sa.text("SELECT level, severity FROM alerts WHERE kind = 'health'")).all()
     assert health == [("failed", "critical")]
+
+
+def test_an_operation_whose_run_died_is_paused_for_resume(engine, instance):
+    menu_without_descriptions(engine, 2)
+    op_id = queue_new(engine)
+    tick(instance)  # launched; no run actually starts in this test
+    with engine.begin() as conn:  # as if the run process was killed a while ago
+        conn.execute(
+            sa.text(
+                "UPDATE column_batch_operations SET state = 'running',"
+                " updated_at = now() - interval '10 minutes' WHERE id = :i"
+            ),
+            {"i": op_id},
+        )
+    tick(instance)
+    state, reason = op_state(engine, op_id)
+    assert state == "paused" and "ended without finishing" in reason

@@ -449,3 +449,16 @@ def state_and_age(conn: Connection, op_id: int) -> tuple[str, float]:
     if row is None:
         raise UnknownOperationError(op_id)
     return row[0], float(row[1])
+
+
+def launched_or_running(conn: Connection, older_than_seconds: int) -> list[int]:
+    """Operations a run should be working on, last touched longer ago than the given age."""
+    return list(
+        conn.execute(
+            sa.text(
+                "SELECT id FROM column_batch_operations WHERE (state = 'running' OR (state = 'queued' AND launched_at IS NOT NULL))"
+                " AND updated_at < now() - make_interval(secs => :s) ORDER BY id"
+            ),
+            {"s": older_than_seconds},
+        ).scalars()
+    )

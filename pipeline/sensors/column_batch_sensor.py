@@ -10,6 +10,19 @@ from pipeline.resources.database import DatabaseResource
 from pipeline.settings import get_settings
 from pipeline.tags import OPERATION_TAG
 
+ORPHAN_AFTER_SECONDS = 120
+_LIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def _has_live_run(instance: dg.DagsterInstance, op_id: int) -> bool:
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=_LIVE, tags={OPERATION_TAG: str(op_id)}), limit=1)
+    return bool(runs)
+
 
 def launch_blocker(counts: dict[str, int], user_count: int) -> str | None:
     """Why another operation may not start now, or None (pure)."""
@@ -41,6 +54,17 @@ def column_batch_sensor(context: dg.SensorEvaluationContext, database: DatabaseR
     requests, added = [], []
     known = set(context.instance.get_dynamic_partitions(operation_partitions.name))
     with engine.begin() as conn:
+        for op_id in store.launched_or_running(conn, ORPHAN_AFTER_SECONDS):
+            if not _has_live_run(context.instance, op_id):
+                # Its run died (killed, lost machine): stop claiming it is running; resume picks up where it was.
+                store.set_state(
+                    conn,
+                    op_id,
+                    "paused",
+                    "its run ended without finishing; resume to continue",
+                    only_from=("running", "queued"),
+                )
+                store.clear_launch(conn, op_id)
         for op_id in store.queued_unlaunched(conn):
             op = store.load_operation(conn, op_id, for_update=True)
             counts = store.launch_counts(conn, op.spec.requested_by)
