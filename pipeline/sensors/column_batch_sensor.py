@@ -56,7 +56,7 @@ def column_batch_sensor(context: dg.SensorEvaluationContext, database: DatabaseR
     with engine.begin() as conn:
         for op_id in store.launched_or_running(conn, ORPHAN_AFTER_SECONDS):
             if not _has_live_run(context.instance, op_id):
-                # Its run died (killed, lost machine): stop claiming it is running; resume picks up where it was.
+                # Its run died (killed, machine lost): stop claiming it runs; resume continues from here.
                 store.set_state(
                     conn,
                     op_id,
