@@ -70,7 +70,7 @@ def pipeline_sync(engine: sa.Engine, driver: c.SensorDriver, rows: int) -> dict[
     }
 
 
-def copy_reference(engine: sa.Engine, seed: int) -> dict[str, Any]:
+def copy_reference(engine: sa.Engine, seed: int, maintenance_work_mem: str | None = None) -> dict[str, Any]:
     """Fastest raw load of the same number of vectors into identically indexed scratch tables."""
     from pipeline.lib.tokens import count_tokens
 
@@ -101,6 +101,8 @@ def copy_reference(engine: sa.Engine, seed: int) -> dict[str, Any]:
     def copy_then_index() -> None:
         c.copy_embeddings(engine, "bench_ref_b", rows)
         with engine.begin() as conn:
+            if maintenance_work_mem:
+                conn.execute(sa.text(f"SET LOCAL maintenance_work_mem = '{maintenance_work_mem}'"))
             for statement in indexes_b:
                 conn.execute(sa.text(statement))
 
@@ -126,6 +128,7 @@ def copy_reference(engine: sa.Engine, seed: int) -> dict[str, Any]:
             "server": c.server_settings(
                 engine, ["maintenance_work_mem", "max_parallel_maintenance_workers", "shared_buffers"]
             ),
+            "create_index_maintenance_work_mem": maintenance_work_mem or "server default",
         }
     )
     return figures
@@ -175,7 +178,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     params = {"rows": args.rows, "businesses": args.businesses, "dims": c.DIMS, "latency_ms": args.latency_ms}
     with c.bench_database() as engine, c.standin(latency=latency), dg.instance_for_test() as instance:
         load(engine, args.rows, args.businesses, args.seed)
-        reference = copy_reference(engine, args.seed) if latency == 0 else None
+        reference = copy_reference(engine, args.seed, args.ref_maintenance_work_mem) if latency == 0 else None
         sync = pipeline_sync(engine, c.SensorDriver(instance), args.rows)
         if sync["vectors_stored"] != args.rows:
             raise RuntimeError(f"{sync['vectors_stored']} vectors stored for {args.rows} rows")
@@ -208,4 +211,9 @@ if __name__ == "__main__":
     parser = c.parser(__doc__.split("\n\n")[0])
     add_arguments(parser)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="stand-in latency per request")
+    parser.add_argument(
+        "--ref-maintenance-work-mem",
+        default=None,
+        help="SET LOCAL for the reference's CREATE INDEX (default: the server's setting)",
+    )
     c.main("initial_sync", parser, bench)

@@ -111,7 +111,8 @@ def main() -> None:
     args = parser.parse_args()
     with c.stdout_to_stderr() as out:
         results = bench_all(args)
-        out.write(json.dumps(results, indent=2, default=str) + "\n")
+        # A JSON list with one benchmark object per line.
+        out.write("[\n" + ",\n".join(json.dumps(r, default=str) for r in results) + "\n]\n")
     errors = any("error" in r for r in results)
     unmet = any(not r.get("met") for r in results)
     sys.exit(1 if errors or (args.strict and unmet) else 0)

@@ -136,3 +136,12 @@ def test_production_instance_config_runs_a_job_on_postgres(engine, tmp_path, dat
         "success": True,
         "stored_status": "SUCCESS",
     }
+
+
+def test_health_probe_makes_one_live_call(engine, standin):
+    out = CliRunner().invoke(cli, ["health", "--json", "--probe"])
+    report = json.loads(out.output)
+    assert report["components"]["openai"]["probe"] == "ok" and standin.count("/embeddings") == 1
+    standin.inject("server_error", times=5)
+    report = json.loads(CliRunner().invoke(cli, ["health", "--json", "--probe"]).output)
+    assert report["components"]["openai"]["probe"].startswith("failed") and report["overall"] == "critical"

@@ -36,7 +36,21 @@ def load_demo(engine: Engine, on_business: Callable[[DemoBusiness], None] | None
             {"t": list(GLOSSARY_TERMS)},
         )
         counts["glossary_terms"] = inserted.rowcount
+        counts["budgets"] = _demo_budgets(conn)
     return counts
+
+
+def _demo_budgets(conn: sa.Connection) -> int:
+    """Small daily budgets, so the demo's usage checks turn yellow and red within its first hour."""
+    first = conn.execute(sa.text("SELECT min(id) FROM businesses")).scalar()
+    rows = [("global", "", "0.0001")] + ([("business", str(first), "0.00002")] if first is not None else [])
+    return conn.execute(
+        sa.text(
+            "INSERT INTO budgets (scope_type, scope_id, period, amount_usd, created_by)"
+            " VALUES (:t, :i, 'day', :a, 'demo') ON CONFLICT DO NOTHING"
+        ),
+        [{"t": t, "i": i, "a": a} for t, i, a in rows],
+    ).rowcount
 
 
 def _insert_content(conn: sa.Connection, business_id: int, b: DemoBusiness, counts: dict[str, int]) -> None:
