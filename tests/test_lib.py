@@ -149,3 +149,19 @@ def test_bulk_changes_become_ranges_of_bounded_span():
     assert [r.partition_key for r in runs if RANGE_START_TAG not in r.tags] == ["7"]
     unknown = plan_runs([PartitionWork("faq", "999", "1")], order, "change", 3, 100)
     assert unknown == []
+
+
+def test_token_bucket_allows_one_second_of_burst_and_charges_big_requests_as_debt():
+    from pipeline.lib.token_bucket import Bucket, take
+
+    full = Bucket(10_000, 10_000_000)  # whatever was stored, the refill caps it at one second's budget
+    granted = 0
+    bucket = full
+    for _ in range(20):
+        bucket, wait = take(bucket, rpm=600, tpm=1_000_000, tokens=10, elapsed=0.0)
+        granted += wait == 0
+    assert granted == 10  # 600 RPM: 10 per second, not the whole minute at once
+    bucket, wait = take(Bucket(10, 20_000), rpm=600, tpm=1_000_000, tokens=50_000, elapsed=0.0)
+    assert wait == 0 and bucket.tokens < 0  # a big request goes when the bucket is full ...
+    _, wait = take(bucket, rpm=600, tpm=1_000_000, tokens=10, elapsed=0.0)
+    assert wait == pytest.approx((10 - bucket.tokens) * 60 / 1_000_000)  # ... and the next one pays it off

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from pipeline.lib.token_bucket import Bucket, refill, take
+
 
 def configure_bucket(engine: Engine, name: str, rpm: int, tpm: int) -> None:
     with engine.begin() as conn:
@@ -30,23 +32,17 @@ def try_take(conn: Connection, name: str, tokens: int) -> float:
         ),
         {"n": name},
     ).one()
-    rpm, tpm = row.rpm, row.tpm
-    elapsed = max(float(row.elapsed), 0.0)
-    requests = min(float(rpm), row.requests_available + elapsed * rpm / 60)
-    available = min(float(tpm), row.tokens_available + elapsed * tpm / 60)
-    needed = min(tokens, tpm)  # a request bigger than a minute's budget waits for a full bucket
-    wait = float(row.blocked)
-    if wait == 0.0:
-        if requests >= 1 and available >= needed:
-            requests, available = requests - 1, available - needed
-        else:
-            wait = max((1 - requests) * 60 / rpm, (needed - available) * 60 / tpm, 0.01)
+    current, elapsed = Bucket(row.requests_available, row.tokens_available), max(float(row.elapsed), 0.0)
+    if row.blocked:  # a 429 paused everyone: nothing is taken until it passes
+        bucket, wait = refill(current, row.rpm, row.tpm, elapsed), float(row.blocked)
+    else:
+        bucket, wait = take(current, row.rpm, row.tpm, tokens, elapsed)
     conn.execute(
         sa.text(
             "UPDATE api_rate_limits SET requests_available = :r, tokens_available = :t,"
             " refreshed_at = clock_timestamp() WHERE name = :n"
         ),
-        {"r": requests, "t": available, "n": name},
+        {"r": bucket.requests, "t": bucket.tokens, "n": name},
     )
     return wait
 
