@@ -1,5 +1,7 @@
 """Per-business embedding assets: one per content type, partitioned by business."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import dagster as dg
 
 from pipeline.assets.partitions import business_id_of, business_partitions
@@ -39,16 +41,24 @@ def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
         service = openai.embedding_service()
         syncer = PartitionSyncer(database.engine, service, get_settings(), run_id=context.run.run_id)
         totals = SyncStats()
-        for key in context.partition_keys:
-            try:
-                stats = syncer.sync(ct, business_id_of(key))
-            except ProviderFatalError as exc:
-                raise dg.Failure(
-                    description=f"{exc.error_type}: {exc}. Fix the account or key, then re-run.",
-                    allow_retries=False,
-                ) from None
-            context.log.info(f"business {key}: {stats.as_metadata()}")
-            totals.merge(stats)
+        keys = context.partition_keys
+        # A ranged run syncs several businesses side by side, so small tenants (one request each) still
+        # fill the shared concurrency slots; the limiter keeps the total within the account's limits.
+        workers = min(len(keys), get_settings().openai_max_concurrency)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="partition") as pool:
+            futures = {key: pool.submit(syncer.sync, ct, business_id_of(key)) for key in keys}
+            for key, future in futures.items():
+                try:
+                    stats = future.result()
+                except ProviderFatalError as exc:
+                    for pending in futures.values():
+                        pending.cancel()
+                    raise dg.Failure(
+                        description=f"{exc.error_type}: {exc}. Fix the account or key, then re-run.",
+                        allow_retries=False,
+                    ) from None
+                context.log.info(f"business {key}: {stats.as_metadata()}")
+                totals.merge(stats)
         if service.provider != "openai":
             context.log.warning("Vectors came from the offline OpenAI stand-in (no OPENAI_API_KEY set).")
         return dg.MaterializeResult(
