@@ -293,13 +293,13 @@ class SensorDriver:
         from pipeline.sensors.change_sensor import content_change_sensor
 
         started = time.perf_counter()
-        ctx = dg.build_sensor_context(
+        with dg.build_sensor_context(
             instance=self.instance,
             cursor=self.cursor,
             resources={"database": DatabaseResource()},
             definitions=defs,
-        )
-        outcome = content_change_sensor(ctx)
+        ) as ctx:
+            outcome = content_change_sensor(ctx)
         self.tick_seconds.append(time.perf_counter() - started)
         if isinstance(outcome, dg.SkipReason):
             return outcome

@@ -62,10 +62,10 @@ def queue_new(engine: sa.Engine, **overrides: Any) -> int:
 
 
 def tick(instance: dg.DagsterInstance) -> dg.SensorResult | dg.SkipReason:
-    ctx = dg.build_sensor_context(
+    with dg.build_sensor_context(
         instance=instance, resources={"database": DatabaseResource()}, definitions=defs
-    )
-    result = column_batch_sensor(ctx)
+    ) as ctx:
+        result = column_batch_sensor(ctx)
     if isinstance(result, dg.SensorResult):
         for request in result.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))

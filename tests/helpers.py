@@ -55,13 +55,15 @@ class SensorDriver:
     executed: list[dg.RunRequest] = field(default_factory=list)
 
     def tick(self) -> dg.SensorResult | dg.SkipReason:
-        ctx = dg.build_sensor_context(
+        # `with`: the context opens its own handle on the instance; leaving it unclosed leaves Dagster's
+        # current-instance state pointing at a dead object for later materializations.
+        with dg.build_sensor_context(
             instance=self.instance,
             cursor=self.cursor,
             resources={"database": DatabaseResource()},
             definitions=defs,
-        )
-        result = content_change_sensor(ctx)
+        ) as ctx:
+            result = content_change_sensor(ctx)
         if isinstance(result, dg.SkipReason):
             return result
         for request in result.dynamic_partitions_requests or []:

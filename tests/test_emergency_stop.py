@@ -76,10 +76,12 @@ def test_stop_sensor_cancels_provider_runs_not_yet_running(engine, instance):
         )
 
     queued, other = queued_run("column_batch"), queued_run("reports")
-    ctx = dg.build_sensor_context(instance=instance, resources={"database": DatabaseResource()})
-    emergency_stop_sensor(ctx)
-    assert instance.get_run_by_id(queued.run_id).status == dg.DagsterRunStatus.NOT_STARTED  # switch is off
-    _stop(True)
-    emergency_stop_sensor(ctx)
+    with dg.build_sensor_context(instance=instance, resources={"database": DatabaseResource()}) as ctx:
+        emergency_stop_sensor(ctx)
+        assert (
+            instance.get_run_by_id(queued.run_id).status == dg.DagsterRunStatus.NOT_STARTED
+        )  # switch is off
+        _stop(True)
+        emergency_stop_sensor(ctx)
     assert instance.get_run_by_id(queued.run_id).status == dg.DagsterRunStatus.CANCELED
     assert instance.get_run_by_id(other.run_id).status == dg.DagsterRunStatus.NOT_STARTED

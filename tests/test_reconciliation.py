@@ -14,10 +14,10 @@ from tests.helpers import SensorDriver, add_business, vectors
 
 
 def _reconcile(instance, driver: SensorDriver, openai: OpenAIResource | None = None) -> list[dg.RunRequest]:
-    ctx = dg.build_schedule_context(
+    with dg.build_schedule_context(
         instance=instance, resources={"database": DatabaseResource(), "openai": openai or OpenAIResource()}
-    )
-    result = embedding_reconciliation(ctx)
+    ) as ctx:
+        result = embedding_reconciliation(ctx)
     if isinstance(result, dg.SkipReason):
         return []
     for request in result:
@@ -62,10 +62,10 @@ def test_model_change_reembeds_every_partition(engine, instance, standin):
     driver = SensorDriver(instance)
     driver.sync()
     new_model = OpenAIResource(embedding_model="text-embedding-3-small", embedding_dimensions=512)
-    ctx = dg.build_schedule_context(
+    with dg.build_schedule_context(
         instance=instance, resources={"database": DatabaseResource(), "openai": new_model}
-    )
-    runs = embedding_reconciliation(ctx)
+    ) as ctx:
+        runs = embedding_reconciliation(ctx)
     assert sorted(r.partition_key for r in runs) == [str(a), str(b)]
     for r in runs:
         result = dg.materialize(

@@ -235,9 +235,9 @@ def test_budget_checks_turn_yellow_then_red_and_alert_once(engine, instance, cap
     listing = json.loads(_run("budget", "list", "--json").output)
     assert listing[0]["status"] == "exceeded" and Decimal(listing[0]["spent_usd"]) == Decimal("0.0115")
 
-    ctx = dg.build_sensor_context(instance=instance, resources={"database": DatabaseResource()})
-    assert "Delivered 2 of 2" in alert_sensor(ctx).skip_message
-    assert "Delivered 0 of 0" in alert_sensor(ctx).skip_message  # each alert is reported once
+    with dg.build_sensor_context(instance=instance, resources={"database": DatabaseResource()}) as ctx:
+        assert "Delivered 2 of 2" in alert_sensor(ctx).skip_message
+        assert "Delivered 0 of 0" in alert_sensor(ctx).skip_message  # each alert is reported once
 
 
 def test_alerts_are_posted_to_slack_when_configured(engine, instance, monkeypatch):
@@ -266,8 +266,8 @@ def test_alerts_are_posted_to_slack_when_configured(engine, instance, monkeypatc
     try:
         with engine.begin() as conn:
             alerts.fire(conn, "milestone", "operation:1", "op", "50", "info", "operation 1 is 50% done")
-        ctx = dg.build_sensor_context(instance=instance, resources={"database": DatabaseResource()})
-        alert_sensor(ctx)
+        with dg.build_sensor_context(instance=instance, resources={"database": DatabaseResource()}) as ctx:
+            alert_sensor(ctx)
     finally:
         server.shutdown()
         get_settings.cache_clear()

@@ -4,14 +4,13 @@ consumers, success rate, latency, breakdown by business, model, endpoint and wor
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 from sqlalchemy.engine import Engine
 
 from pipeline.db import usage_reports as sql
-from pipeline.usage.periods import Period, period_containing, previous, trend_pct
+from pipeline.usage.periods import period_containing, previous, trend_pct
 
 
 class ReportInputError(ValueError):
@@ -56,10 +55,3 @@ def validate_range(start: date, end: date, today: date) -> None:
 def ledger_export(engine: Engine, start: date, end: date, business_id: int | None = None) -> pd.DataFrame:
     with engine.connect() as conn:
         return pd.DataFrame(sql.ledger_rows(conn, start, end + timedelta(days=1), business_id))
-
-
-def money(value: Any) -> str:
-    return f"${Decimal(value):.6f}"
-
-
-__all__ = ["Period", "ReportInputError", "build_usage_report", "ledger_export", "money", "validate_range"]
