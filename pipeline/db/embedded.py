@@ -37,9 +37,11 @@ def ensure_embedded_server(data_dir: Path) -> str:
 def stop_embedded_server(data_dir: Path) -> None:
     """Fast shutdown; the next ensure_embedded_server() starts it again (used by restart tests)."""
     from pgserver._commands import pg_ctl
+    from pgserver.utils import PostmasterInfo
 
     pgdata = pgdata_dir(data_dir)
-    if (pgdata / "postmaster.pid").exists():
+    info = PostmasterInfo.read_from_pgdata(pgdata) if (pgdata / "postmaster.pid").exists() else None
+    if info is not None and info.is_running():
         # As root, pgserver runs PostgreSQL as its own system user; pg_ctl must run as that user too.
         user = "pgserver" if os.geteuid() == 0 else None
         pg_ctl(["-m", "fast", "-w", "stop"], pgdata=pgdata, user=user)
