@@ -218,10 +218,15 @@ def record_failures(
     )
 
 
-def consume_changes(conn: Connection, seqs: Sequence[int]) -> None:
+def consume_changes(conn: Connection, content_type: str, business_id: int, seqs: Sequence[int]) -> None:
     """Remove exactly the queue rows this sync read; changes committed since stay queued."""
     if seqs:
-        conn.execute(sa.text("DELETE FROM content_changes WHERE seq = ANY(:s)"), {"s": list(seqs)})
+        conn.execute(
+            sa.text(
+                "DELETE FROM content_changes WHERE content_type = :ct AND business_id = :b AND seq = ANY(:s)"
+            ),
+            {"ct": content_type, "b": business_id, "s": list(seqs)},
+        )
 
 
 def count_embeds(

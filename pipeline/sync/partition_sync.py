@@ -71,7 +71,7 @@ class PartitionSyncer:
                     self.service.dimensions,
                     plan.superseded,
                 )
-                store.consume_changes(conn, snapshot.queue_seqs)
+                store.consume_changes(conn, content_type.name, business_id, snapshot.queue_seqs)
         return stats
 
     def _read(self, content_type: str, business_id: int) -> store.PartitionSnapshot:
