@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy.engine import Engine
 
+from pipeline.column_batch import progress
 from pipeline.column_batch.estimate import JSON_TOKENS_PER_ROW, SafetyLimits
 from pipeline.column_batch.prompts import RESPONSE_FORMAT, messages_for, parse_answer
 from pipeline.column_batch.quality import duplicate_keys, value_flags
@@ -26,7 +27,6 @@ from pipeline.lib.tokens import count_tokens
 from pipeline.llm.calls import CallContext
 from pipeline.llm.chat import ChatAnswer, ChatService
 from pipeline.llm.errors import EmergencyStopError, InputRejectedError, ProviderFatalError, RequestFailedError
-from pipeline.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -157,34 +157,9 @@ class OperationRunner:
                 raise StopRequested(reason)
 
     def _report(self, s: RunSummary, started: float) -> None:
-        with self.engine.connect() as conn:
-            p = store.progress(conn, self.op.id)
-        minutes = max((time.monotonic() - started) / 60, 1e-6)
-        rate = s.rows_done / minutes
-        eta = p["pending"] / rate if rate else float("inf")
-        estimated = (self.op.estimate or {}).get("expected_cost_usd", "?")
-        processed = p["done"] + p["failed"]
-        line = (
-            f"operation {self.op.id}: {p['done']}/{p['total']} rows done, {p['failed']} failed, "
-            f"{rate:.1f} rows/min, ETA {eta:.1f} min, cost ${p['cost_usd']:.6f} of estimated ${estimated}, "
-            f"error rate {p['failed'] / processed if processed else 0:.0%}"
-        )
+        line = progress.report(self.engine, self.op, s.rows_done, (time.monotonic() - started) / 60)
         s.log_lines.append(line)
         self.on_progress(line)
-        reached = 100 * processed / p["total"] if p["total"] else 100
-        with self.engine.begin() as conn:
-            for milestone in get_settings().milestones_pct:
-                if reached >= milestone:
-                    alerts.fire(
-                        conn,
-                        "milestone",
-                        f"operation:{self.op.id}",
-                        f"operation:{self.op.id}",
-                        str(milestone),
-                        "info",
-                        f"column-batch operation {self.op.id} is {milestone}% done "
-                        f"({p['done']} rows, ${p['cost_usd']:.6f})",
-                    )
 
     # ---- one batch ----
 
