@@ -22,6 +22,8 @@ def _poison_one(engine, b: int) -> int:
 
 def test_poison_row_is_isolated_and_retried_until_the_limit(engine, instance, standin, monkeypatch):
     monkeypatch.setenv("EMBEDDING_MAX_ROW_ATTEMPTS", "2")
+    # A backoff long enough that a slow machine's next sensor tick cannot already find the retry due.
+    monkeypatch.setenv("EMBEDDING_RETRY_BASE_SECONDS", "3")
     from pipeline.settings import get_settings
 
     get_settings.cache_clear()
@@ -39,12 +41,17 @@ def test_poison_row_is_isolated_and_retried_until_the_limit(engine, instance, st
 
     # Not due yet: a tick requests nothing for it.
     assert driver.tick().run_requests == []
-    time.sleep(0.6)  # EMBEDDING_RETRY_BASE_SECONDS=0.5 in the tests
+    with engine.connect() as conn:
+        wait = conn.execute(
+            sa.text("SELECT extract(epoch FROM next_retry_at - now()) FROM embedding_failures")
+        ).scalar()
+    assert 0 < wait <= 3
+    time.sleep(float(wait) + 0.1)
     driver.sync()
     with engine.connect() as conn:
         row = conn.execute(sa.text("SELECT attempts, next_retry_at FROM embedding_failures")).one()
     assert row.attempts == 2 and row.next_retry_at is None  # limit reached: no more automatic retries
-    time.sleep(1.1)
+    time.sleep(1.0)
     assert driver.tick().run_requests == []
 
     # Fixing the text retries it at once, whatever the backoff.
