@@ -63,9 +63,7 @@ def reconcile(engine: Engine, actor: str, openai: OpenAIResource) -> dict[str, A
         model, dims = openai.embedding_target()
         with engine.begin() as conn:
             drift = [
-                (c.content_type, c.business_id)
-                for c in coverage(conn, model, dims)
-                if c.stale > c.failed or c.orphans or any(m != f"{model}/{dims}" for m in c.models)
+                (c.content_type, c.business_id) for c in coverage(conn, model, dims) if c.drifted(model, dims)
             ]
             sql.enqueue_partitions(conn, drift)
         return {"partitions_queued": len(drift)}

@@ -25,6 +25,13 @@ class Coverage:
         """Rows needing work: not current, not empty. Includes failed rows."""
         return self.rows - self.empty - self.current
 
+    def drifted(self, model: str, dims: int) -> bool:
+        """Needs a sync the queue did not ask for: stale rows not already waiting on a retry, orphaned
+        vectors, or vectors of another model or width."""
+        return (
+            self.stale > self.failed or self.orphans > 0 or any(m != f"{model}/{dims}" for m in self.models)
+        )
+
 
 # sha256 here must equal pipeline.lib.chunking.content_hash of the same text.
 _COVERAGE_SQL = """

@@ -20,11 +20,7 @@ def drifted_partitions(database: DatabaseResource, openai: OpenAIResource) -> li
     with database.engine.connect() as conn:
         rows = coverage(conn, model, dims)
     marker = str(int(time.time()))
-    return [
-        PartitionWork(c.content_type, str(c.business_id), marker)
-        for c in rows
-        if c.stale > c.failed or c.orphans or any(m != f"{model}/{dims}" for m in c.models)
-    ]
+    return [PartitionWork(c.content_type, str(c.business_id), marker) for c in rows if c.drifted(model, dims)]
 
 
 @dg.schedule(
