@@ -43,9 +43,49 @@ def test_non_text_updates_and_no_op_updates_are_not_captured(engine):
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE menu_items SET price = 99, is_available = false, updated_at = now()"))
         conn.execute(sa.text("UPDATE menu_items SET description = description"))
-        conn.execute(sa.text("UPDATE menu_items SET description = description || '  '"))  # whitespace only
         conn.execute(sa.text("UPDATE faqs SET updated_at = now() WHERE business_id = :b"), {"b": b})
     assert _queue(engine) == []
+
+
+# A value of each column type that differs from anything add_business writes.
+_NEW_VALUE = {
+    "text": "'changed value'",
+    "ARRAY": "ARRAY['changed']",
+    "numeric": "4242",
+    "boolean": "NOT {col}",
+    "timestamp with time zone": "{col} + interval '1 day'",
+    "bigint": None,  # ids and foreign keys: moving rows is tested on its own
+}
+
+
+def test_capture_follows_exactly_the_columns_embedding_text_reads(engine):
+    """The update triggers list columns for speed; that list must match what embedding_text() reads.
+
+    Every column of every content table is changed on its own; a change must be queued exactly when
+    embedding_text() of the row changed, so adding a column to embedding_text() without adding it to
+    the trigger (or the reverse) fails here.
+    """
+    b = add_business(engine, "columns", menu=1, policies=1, faqs=1)
+    with engine.connect() as conn:
+        columns = conn.execute(
+            sa.text(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns"
+                " WHERE table_name IN ('menu_items', 'policies', 'faqs') ORDER BY table_name, ordinal_position"
+            )
+        ).all()
+    checked = 0
+    for table, column, data_type in columns:
+        value = _NEW_VALUE[data_type]
+        if value is None:
+            continue
+        _clear(engine)
+        with engine.begin() as conn:
+            before = conn.execute(sa.text(f"SELECT embedding_text(t) FROM {table} t WHERE business_id = :b"), {"b": b}).scalar_one()
+            conn.execute(sa.text(f"UPDATE {table} SET {column} = {value.format(col=column)} WHERE business_id = :b"), {"b": b})
+            after = conn.execute(sa.text(f"SELECT embedding_text(t) FROM {table} t WHERE business_id = :b"), {"b": b}).scalar_one()
+        assert (len(_queue(engine)) == 1) == (before != after), f"{table}.{column}: capture disagrees with embedding_text()"
+        checked += 1
+    assert checked >= 12
 
 
 def test_insert_delete_and_move_between_businesses(engine):

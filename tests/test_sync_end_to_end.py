@@ -75,6 +75,23 @@ def test_price_only_update_costs_nothing(engine, instance):
     assert len(ledger(engine)) == calls
 
 
+def test_whitespace_only_edit_runs_but_sends_nothing(engine, instance):
+    """Capture compares columns (cheap on the app's write path); the sync compares hashes of the text."""
+    b = add_business(engine, "spaces", menu=1, policies=0, faqs=0)
+    driver = SensorDriver(instance)
+    driver.sync()
+    calls = len(ledger(engine))
+    before = vectors(engine)
+
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE menu_items SET description = description || '   ' WHERE business_id = :b"), {"b": b}
+        )
+    assert len(driver.sync()) == 1
+    assert len(ledger(engine)) == calls
+    assert vectors(engine) == before
+
+
 def test_delete_of_each_content_type_removes_its_vectors(engine, instance):
     b = add_business(engine, "delta", menu=2, policies=2, faqs=2)
     driver = SensorDriver(instance)
