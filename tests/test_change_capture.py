@@ -80,10 +80,19 @@ def test_capture_follows_exactly_the_columns_embedding_text_reads(engine):
             continue
         _clear(engine)
         with engine.begin() as conn:
-            before = conn.execute(sa.text(f"SELECT embedding_text(t) FROM {table} t WHERE business_id = :b"), {"b": b}).scalar_one()
-            conn.execute(sa.text(f"UPDATE {table} SET {column} = {value.format(col=column)} WHERE business_id = :b"), {"b": b})
-            after = conn.execute(sa.text(f"SELECT embedding_text(t) FROM {table} t WHERE business_id = :b"), {"b": b}).scalar_one()
-        assert (len(_queue(engine)) == 1) == (before != after), f"{table}.{column}: capture disagrees with embedding_text()"
+            before = conn.execute(
+                sa.text(f"SELECT embedding_text(t) FROM {table} t WHERE business_id = :b"), {"b": b}
+            ).scalar_one()
+            conn.execute(
+                sa.text(f"UPDATE {table} SET {column} = {value.format(col=column)} WHERE business_id = :b"),
+                {"b": b},
+            )
+            after = conn.execute(
+                sa.text(f"SELECT embedding_text(t) FROM {table} t WHERE business_id = :b"), {"b": b}
+            ).scalar_one()
+        assert (len(_queue(engine)) == 1) == (before != after), (
+            f"{table}.{column}: capture disagrees with embedding_text()"
+        )
         checked += 1
     assert checked >= 12
 

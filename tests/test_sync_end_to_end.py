@@ -85,7 +85,8 @@ def test_whitespace_only_edit_runs_but_sends_nothing(engine, instance):
 
     with engine.begin() as conn:
         conn.execute(
-            sa.text("UPDATE menu_items SET description = description || '   ' WHERE business_id = :b"), {"b": b}
+            sa.text("UPDATE menu_items SET description = description || '   ' WHERE business_id = :b"),
+            {"b": b},
         )
     assert len(driver.sync()) == 1
     assert len(ledger(engine)) == calls
