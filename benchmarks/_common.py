@@ -238,6 +238,27 @@ def bench_database(**env: str | None) -> Iterator[sa.Engine]:
 
 
 @contextlib.contextmanager
+def dagster_instance(engine: sa.Engine) -> Iterator[Any]:
+    """A Dagster instance on PostgreSQL storage, as `scripts/start.sh` runs it (run, event-log and schedule
+    storage in a database of its own next to the benchmark's), dropped at the end."""
+    import dagster as dg
+
+    name = f"{engine.url.database}_dagster"
+    admin = sa.create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    storage = engine.url.set(drivername="postgresql+psycopg2", database=name)
+    url = storage.render_as_string(hide_password=False)
+    try:
+        with dg.instance_for_test(overrides={"storage": {"postgres": {"postgres_url": url}}}) as instance:
+            yield instance
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextlib.contextmanager
 def standin(
     latency: float = 0.0, rpm_limit: int | None = None, tpm_limit: int | None = None
 ) -> Iterator[Any]:

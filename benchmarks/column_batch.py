@@ -278,7 +278,6 @@ def throughput(engine: sa.Engine, instance: Any, args: argparse.Namespace, serve
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
-    import dagster as dg
 
     params = {
         "rows": args.rows,
@@ -292,7 +291,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "budget_rows": args.budget_rows,
         "budget_fraction": args.budget_fraction,
     }
-    with c.bench_database() as engine, dg.instance_for_test() as instance:
+    with c.bench_database() as engine, c.dagster_instance(engine) as instance:
         with c.standin():
             per_row = {n: tokens_per_row(engine, instance, args, n) for n in (10, 1)}
         with c.standin(latency=0.2):

@@ -33,7 +33,6 @@ def changed_text_tokens(engine: sa.Engine, ids: list[int]) -> int:
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
-    import dagster as dg
 
     params = {
         "rows": args.rows,
@@ -42,7 +41,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "dims": c.DIMS,
         "latency_ms": 0,
     }
-    with c.bench_database() as engine, c.standin(), dg.instance_for_test() as instance:
+    with c.bench_database() as engine, c.standin(), c.dagster_instance(engine) as instance:
         initial_sync.load(engine, args.rows, args.businesses, args.seed)
         driver = c.SensorDriver(instance)
         full = initial_sync.pipeline_sync(engine, driver, args.rows)

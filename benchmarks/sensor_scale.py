@@ -29,7 +29,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     from pipeline.settings import get_settings
 
     params = {"businesses": args.businesses, "changes": args.changes}
-    with c.bench_database() as engine, dg.instance_for_test() as instance:
+    with c.bench_database() as engine, c.dagster_instance(engine) as instance:
         ids = c.add_businesses(engine, args.businesses)
         register_seconds, _ = c.timed(
             lambda: instance.add_dynamic_partitions(business_partitions.name, [str(i) for i in ids])

@@ -26,8 +26,8 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
     openai_timeout_seconds: float = Field(default=60.0, gt=0, alias="OPENAI_TIMEOUT_SECONDS")
     openai_max_attempts: int = Field(default=6, ge=1, le=20, alias="OPENAI_MAX_ATTEMPTS")
-    openai_rpm: int = Field(default=3000, gt=0, alias="OPENAI_RPM")
-    openai_tpm: int = Field(default=1_000_000, gt=0, alias="OPENAI_TPM")
+    openai_rpm: int = Field(default=3000, gt=0, le=2_000_000_000, alias="OPENAI_RPM")
+    openai_tpm: int = Field(default=1_000_000, gt=0, le=2_000_000_000, alias="OPENAI_TPM")
     openai_max_concurrency: int = Field(default=4, ge=1, le=64, alias="OPENAI_MAX_CONCURRENCY")
 
     embedding_model: str = Field(default="text-embedding-3-small", alias="EMBEDDING_MODEL")
@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     )
     embedding_max_row_attempts: int = Field(default=5, ge=1, alias="EMBEDDING_MAX_ROW_ATTEMPTS")
     embedding_retry_base_seconds: float = Field(default=30.0, gt=0, alias="EMBEDDING_RETRY_BASE_SECONDS")
+
+    # Bulk loads: past this many queued changes (and at least half the vectors already indexed) the HNSW
+    # index is dropped and rebuilt once, which is several times faster than inserting into it row by row.
+    vector_index_defer_min_rows: int = Field(default=2000, ge=1, alias="VECTOR_INDEX_DEFER_MIN_ROWS")
+    vector_index_build_memory: str = Field(
+        default="1GB", pattern=r"^\d+\s*(kB|MB|GB)$", alias="VECTOR_INDEX_BUILD_MEMORY"
+    )
+    vector_index_build_workers: int = Field(default=2, ge=0, le=64, alias="VECTOR_INDEX_BUILD_WORKERS")
 
     # Sensor behaviour.
     sensor_interval_seconds: int = Field(default=2, ge=1, alias="SENSOR_INTERVAL_SECONDS")

@@ -66,7 +66,10 @@ def reconcile(engine: Engine, actor: str, openai: OpenAIResource) -> dict[str, A
                 (c.content_type, c.business_id) for c in coverage(conn, model, dims) if c.drifted(model, dims)
             ]
             sql.enqueue_partitions(conn, drift)
-        return {"partitions_queued": len(drift)}
+        settings = get_settings()
+        memory, workers = settings.vector_index_build_memory, settings.vector_index_build_workers
+        built = ensure_vector_index(engine, dims, memory, workers)
+        return {"partitions_queued": len(drift), "vector_index_built": built}
 
     return audited(engine, "reconcile", actor, {}, body)
 

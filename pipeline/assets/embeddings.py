@@ -12,6 +12,7 @@ from pipeline.resources.openai import OpenAIResource
 from pipeline.settings import get_settings
 from pipeline.sync.partition_sync import PartitionSyncer
 from pipeline.sync.stats import SyncStats
+from pipeline.sync.vector_index import vector_index_for_load
 
 # Transient whole-step failures (a database restart, a network blip) are retried by Dagster;
 # provider errors that retrying cannot fix raise a Failure that forbids retries.
@@ -38,14 +39,18 @@ def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
     def _embeddings(
         context: dg.AssetExecutionContext, database: DatabaseResource, openai: OpenAIResource
     ) -> dg.MaterializeResult:
+        settings = get_settings()
         service = openai.embedding_service()
-        syncer = PartitionSyncer(database.engine, service, get_settings(), run_id=context.run.run_id)
+        syncer = PartitionSyncer(database.engine, service, settings, run_id=context.run.run_id)
         totals = SyncStats()
         keys = context.partition_keys
         # A ranged run syncs several businesses side by side, so small tenants (one request each) still
         # fill the shared concurrency slots; the limiter keeps the total within the account's limits.
-        workers = min(len(keys), get_settings().openai_max_concurrency)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="partition") as pool:
+        workers = min(len(keys), settings.openai_max_concurrency)
+        with (
+            vector_index_for_load(database.engine, service.dimensions, settings) as index,
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="partition") as pool,
+        ):
             futures = {key: pool.submit(syncer.sync, ct, business_id_of(key)) for key in keys}
             for key, future in futures.items():
                 try:
@@ -68,6 +73,7 @@ def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
                 "provider": service.provider,
                 "model": service.model,
                 "dimensions": service.dimensions,
+                "vector_index": index.mode + (", rebuilt" if index.built else ""),
             }
         )
 

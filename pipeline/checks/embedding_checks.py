@@ -8,7 +8,7 @@ import dagster as dg
 
 from pipeline.assets.partitions import business_id_of, business_partitions
 from pipeline.content_types import CONTENT_TYPES, ContentType
-from pipeline.db.coverage import Coverage, partition_coverage
+from pipeline.db.coverage import Coverage, partitions_coverage
 from pipeline.resources.database import DatabaseResource
 from pipeline.resources.openai import OpenAIResource
 
@@ -48,9 +48,11 @@ def build_embedding_checks(ct: ContentType) -> dg.AssetChecksDefinition:
     def _checks(context: dg.AssetCheckExecutionContext, database: DatabaseResource, openai: OpenAIResource):
         model, dims = openai.embedding_target()
         expected = f"{model}/{dims}"
-        for key in context.partition_keys:
-            with database.engine.connect() as conn:
-                cov = partition_coverage(conn, model, dims, ct.name, business_id_of(key))
+        keys = context.partition_keys
+        with database.engine.connect() as conn:
+            found = partitions_coverage(conn, model, dims, ct.name, [business_id_of(k) for k in keys])
+        for key in keys:
+            cov = found[business_id_of(key)]
             for name, (passed, severity, description) in evaluate(cov, expected).items():
                 context.op_execution_context.log_event(
                     dg.AssetCheckEvaluation(

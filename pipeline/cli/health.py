@@ -70,7 +70,7 @@ def stats_cmd(business_id: int | None, as_json: bool) -> None:
                 f"Unknown business {business_id}; `pipeline status` lists the businesses."
             )
         per_business = sql.business_stats(conn, business_id)
-        cov = coverage(conn, model, dims, business_id=business_id)
+        cov = coverage(conn, model, dims, business_ids=None if business_id is None else [business_id])
     for b in per_business:
         b["content"] = {
             c.content_type: {"rows": c.rows, "embedded": c.current, "stale": c.stale, "failed": c.failed}

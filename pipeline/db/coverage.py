@@ -40,14 +40,14 @@ WITH docs AS (
            encode(sha256(convert_to(body, 'UTF8')), 'hex') AS h
     FROM content_documents
     WHERE (CAST(:ct AS text) IS NULL OR content_type = :ct)
-      AND (CAST(:b AS bigint) IS NULL OR business_id = :b)
+      AND (CAST(:bs AS bigint[]) IS NULL OR business_id = ANY(CAST(:bs AS bigint[])))
 ),
 stored AS (
     SELECT content_type, content_id, business_id, content_hash, model, dimensions,
            count(*) AS chunks, max(chunk_count) AS chunk_count
     FROM content_embeddings
     WHERE (CAST(:ct AS text) IS NULL OR content_type = :ct)
-      AND (CAST(:b AS bigint) IS NULL OR business_id = :b)
+      AND (CAST(:bs AS bigint[]) IS NULL OR business_id = ANY(CAST(:bs AS bigint[])))
     GROUP BY content_type, content_id, business_id, content_hash, model, dimensions
 ),
 per_doc AS (
@@ -92,16 +92,21 @@ ORDER BY 2, 1
 
 
 def coverage(
-    conn: Connection, model: str, dims: int, content_type: str | None = None, business_id: int | None = None
+    conn: Connection,
+    model: str,
+    dims: int,
+    content_type: str | None = None,
+    business_ids: list[int] | None = None,
 ) -> list[Coverage]:
     rows = conn.execute(
-        sa.text(_COVERAGE_SQL), {"ct": content_type, "b": business_id, "model": model, "dims": dims}
+        sa.text(_COVERAGE_SQL), {"ct": content_type, "bs": business_ids, "model": model, "dims": dims}
     ).all()
     return [Coverage(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), tuple(r[7])) for r in rows]
 
 
-def partition_coverage(
-    conn: Connection, model: str, dims: int, content_type: str, business_id: int
-) -> Coverage:
-    found = coverage(conn, model, dims, content_type, business_id)
-    return found[0] if found else Coverage(content_type, business_id, 0, 0, 0, 0, 0, ())
+def partitions_coverage(
+    conn: Connection, model: str, dims: int, content_type: str, business_ids: list[int]
+) -> dict[int, Coverage]:
+    """One query for a run's businesses; a business with no rows and no vectors gets all zeros."""
+    found = {c.business_id: c for c in coverage(conn, model, dims, content_type, business_ids)}
+    return {b: found.get(b) or Coverage(content_type, b, 0, 0, 0, 0, 0, ()) for b in business_ids}

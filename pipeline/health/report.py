@@ -13,6 +13,8 @@ from sqlalchemy.engine import Engine
 
 from pipeline.db import alerts, emergency_stop
 from pipeline.db import health as sql
+from pipeline.db.vectors import vector_index_exists
+from pipeline.resources.openai import OpenAIResource
 from pipeline.settings import get_settings
 
 _RANK = {"healthy": 0, "warning": 1, "critical": 2, "unknown": 1}
@@ -52,6 +54,8 @@ def health_report(engine: Engine, instance: Any | None = None, probe: Any | None
             size = sql.database_size_bytes(conn)
             stop = emergency_stop.read(conn)
             active_alerts = alerts.active(conn)
+            dims = OpenAIResource().embedding_target()[1]
+            indexed = vector_index_exists(conn, dims)
     except sa.exc.SQLAlchemyError as exc:
         return {
             "overall": "critical",
@@ -93,8 +97,15 @@ def health_report(engine: Engine, instance: Any | None = None, probe: Any | None
     sync_status = (
         "critical" if oldest > 1800 else "warning" if oldest > 300 or sync["failed_rows"] else "healthy"
     )
+    if not indexed:
+        sync_status = "critical" if sync_status == "critical" else "warning"
+        reasons.append(
+            f"no HNSW index for {dims}-dimension vectors (a bulk load is under way, or was interrupted):"
+            " searches scan exactly; the next sync or `pipeline admin reconcile` builds it"
+        )
     components["embedding_sync"] = _component(
         sync_status,
+        vector_index=indexed,
         queue_size=sync["queue_size"],
         oldest_pending_seconds=oldest,
         failed_rows=sync["failed_rows"],

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import array
 import base64
 import hashlib
 import itertools
-import math
 import re
-import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from pipeline.lib.tokens import count_tokens
 from pipeline.openai_standin.faults import ApiError
@@ -39,36 +38,35 @@ def _digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
 
 
-def _hash_vector(seed: str, dims: int) -> list[float]:
+def _hash_vector(seed: str, dims: int) -> np.ndarray:
     # Components are k / 32767.5 - 1 for integer k, so never 0 and the norm is never 0.
     stream = hashlib.shake_256(seed.encode("utf-8")).digest(2 * dims)
-    return [int.from_bytes(stream[2 * i : 2 * i + 2], "little") / 32767.5 - 1.0 for i in range(dims)]
+    return np.frombuffer(stream, dtype="<u2").astype(np.float64) / 32767.5 - 1.0
 
 
-def _unit(vector: list[float]) -> list[float]:
-    norm = math.sqrt(sum(v * v for v in vector))
-    # Round-trip through float32 so the "float" and "base64" encodings carry identical values.
-    return array.array("f", (v / norm for v in vector)).tolist()
+def _unit(vector: np.ndarray) -> list[float]:
+    # float32, so the "float" and "base64" encodings carry identical values.
+    return (vector / np.linalg.norm(vector)).astype(np.float32).tolist()
 
 
 def embed(item: str | Sequence[int], dims: int) -> list[float]:
     """Unit vector for a text (a token array is only hashed), stable across processes and machines."""
     if not isinstance(item, str):
         return _unit(_hash_vector("tokens:" + ",".join(map(str, item)), dims))
-    vector = [0.0] * dims
+    vector = np.zeros(dims)
     tokens = words(item)
     features = [f"w:{w}" for w in tokens] + [f"b:{a} {b}" for a, b in itertools.pairwise(tokens)]
     for feature in features:
         digest = _digest(feature)
         vector[int.from_bytes(digest[:4], "little") % dims] += 1.0 if digest[4] & 1 else -1.0
-    if not any(vector):  # no words at all (punctuation, emoji) or features that cancel out exactly
+    if not vector.any():  # no words at all (punctuation, emoji) or features that cancel out exactly
         vector = _hash_vector("text:" + item, dims)
     return _unit(vector)
 
 
 def to_base64(vector: list[float]) -> str:
     """OpenAI's base64 encoding: little-endian float32 bytes."""
-    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,86 @@
+"""Bulk loads drop the HNSW index and build it once; an interrupted load's index is rebuilt by the next sync."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from pipeline.health.report import health_report
+from pipeline.search import search
+from pipeline.sync.vector_index import should_build, should_defer
+from tests.helpers import SensorDriver, add_business, vectors
+
+INDEX = "content_embeddings_hnsw_1536"
+
+
+def _index_exists(engine: sa.Engine) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT to_regclass(:n) IS NOT NULL"), {"n": INDEX}).scalar_one()
+
+
+def _index_modes(results) -> list[str]:
+    return [
+        event.materialization.metadata["vector_index"].value
+        for result in results
+        for event in result.get_asset_materialization_events()
+        if event.asset_key.path[-1] == "menu_item_embeddings"
+    ]
+
+
+@pytest.fixture
+def small_bulk_threshold(monkeypatch):
+    from pipeline.settings import get_settings
+
+    monkeypatch.setenv("VECTOR_INDEX_DEFER_MIN_ROWS", "5")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_defer_only_for_a_large_load_that_dominates_the_index():
+    assert should_defer(queued=5000, indexed=0, min_rows=2000)
+    assert should_defer(queued=5000, indexed=10_000, min_rows=2000)
+    assert not should_defer(queued=5000, indexed=10_001, min_rows=2000)  # re-inserting 10k to add 5k
+    assert not should_defer(queued=1999, indexed=0, min_rows=2000)  # small: live inserts are cheap
+
+
+def test_build_waits_for_the_backlog_unless_it_is_stuck():
+    assert should_build(queued=0, oldest_age_seconds=None, min_rows=2000, stuck_seconds=600)
+    assert not should_build(queued=3000, oldest_age_seconds=30, min_rows=2000, stuck_seconds=600)
+    assert should_build(queued=3000, oldest_age_seconds=601, min_rows=2000, stuck_seconds=600)
+
+
+def test_bulk_load_defers_the_index_and_builds_it_once_at_the_end(engine, instance, small_bulk_threshold):
+    first = add_business(engine, "bulk-a", menu=8, policies=0, faqs=0)
+    add_business(engine, "bulk-b", menu=8, policies=0, faqs=0)
+
+    results = SensorDriver(instance).sync()
+
+    # The first run dropped the index; the second found it gone, wrote plainly and built it at the end.
+    assert _index_modes(results) == ["deferred", "live, rebuilt"]
+    assert _index_exists(engine)
+    assert len(vectors(engine, "menu_item")) == 16
+    own = {cid for (_, cid), chunks in vectors(engine, "menu_item").items() if chunks[0][3] == first}
+    hits = search(first, "bulk-a dish number 3 with tomato and basil", k=3)
+    assert {h.content_id for h in hits} <= own
+    assert "number 3" in hits[0].text
+
+
+def test_index_lost_by_an_interrupted_load_is_flagged_and_rebuilt_by_the_next_sync(engine, instance):
+    b = add_business(engine, "crashy", menu=2, policies=0, faqs=0)
+    driver = SensorDriver(instance)
+    driver.sync()
+    with engine.begin() as conn:  # what a loader killed between drop and build leaves behind
+        conn.execute(sa.text(f"DROP INDEX {INDEX}"))
+
+    report = health_report(engine, instance=instance)
+    assert report["components"]["embedding_sync"]["vector_index"] is False
+    assert any("no HNSW index" in reason for reason in report["reasons"])
+
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE menu_items SET description = 'now grilled' WHERE business_id = :b"), {"b": b}
+        )
+    assert _index_modes(driver.sync()) == ["live, rebuilt"]
+    assert _index_exists(engine)
+    assert health_report(engine, instance=instance)["components"]["embedding_sync"]["vector_index"] is True
