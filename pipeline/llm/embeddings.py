@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -62,13 +64,19 @@ class EmbeddingService:
         extra = {} if self.requested_dimensions is None else {"dimensions": self.requested_dimensions}
 
         def send() -> tuple[list[np.ndarray], int, int, int]:
+            # base64 float32, decoded straight into arrays: the client's own parsing builds a Python
+            # list of floats per vector first, which costs more than the rest of the response handling.
             raw = self.client.embeddings.with_raw_response.create(
-                model=self.model, input=list(texts), **extra
+                model=self.model, input=list(texts), encoding_format="base64", **extra
             )
-            parsed = raw.parse()
-            vectors = self._validated(parsed, len(texts))
-            used = parsed.usage.prompt_tokens if parsed.usage else tokens
-            return vectors, raw.status_code, used, 0
+            try:
+                body = raw.http_response.json()
+            except ValueError as exc:
+                raise MalformedResponseError(f"response is not JSON: {exc}") from None
+            vectors = self._validated(body, len(texts))
+            usage = body.get("usage") if isinstance(body, dict) else None
+            used = usage.get("prompt_tokens", tokens) if isinstance(usage, dict) else tokens
+            return vectors, raw.status_code, int(used), 0
 
         billed = self.caller.call(
             send,
@@ -80,16 +88,26 @@ class EmbeddingService:
         )
         return EmbeddingBatch(billed.result, billed.input_tokens, billed.cost_usd)
 
-    def _validated(self, parsed: object, expected: int) -> list[np.ndarray]:
-        data = getattr(parsed, "data", None)
+    def _validated(self, body: object, expected: int) -> list[np.ndarray]:
+        data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list) or len(data) != expected:
             got = len(data) if isinstance(data, list) else "no"
             raise MalformedResponseError(f"expected {expected} embeddings, got {got}")
-        ordered = sorted(data, key=lambda d: d.index)
-        vectors = [np.asarray(d.embedding, dtype=np.float32) for d in ordered]
+        try:
+            ordered = sorted(data, key=lambda d: d["index"])
+            vectors = [_decode(d["embedding"]) for d in ordered]
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            raise MalformedResponseError(f"unreadable embedding in the response: {exc!r}") from None
         for v in vectors:
             if v.shape != (self.dimensions,) or not np.all(np.isfinite(v)):
                 raise MalformedResponseError(
                     f"expected finite vectors of {self.dimensions} dimensions, got shape {v.shape}"
                 )
         return vectors
+
+
+def _decode(embedding: object) -> np.ndarray:
+    """base64 little-endian float32 (as requested), or a JSON list from a server that ignores the format."""
+    if isinstance(embedding, str):
+        return np.frombuffer(base64.b64decode(embedding, validate=True), dtype="<f4")
+    return np.asarray(embedding, dtype=np.float32)
