@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import re
 import shutil
@@ -258,16 +259,54 @@ def dagster_instance(engine: sa.Engine) -> Iterator[Any]:
         admin.dispose()
 
 
-@contextlib.contextmanager
-def standin(
-    latency: float = 0.0, rpm_limit: int | None = None, tpm_limit: int | None = None
-) -> Iterator[Any]:
-    """The project's OpenAI stand-in on loopback, with OPENAI_API_KEY/OPENAI_BASE_URL pointing at it."""
+def _serve_standin(
+    latency: float, rpm_limit: int | None, tpm_limit: int | None, ports: Any, stop: Any
+) -> None:
     from pipeline.openai_standin import StandinServer
 
+    server = StandinServer(rpm_limit=rpm_limit, tpm_limit=tpm_limit).start()
+    server.latency = latency
+    ports.put(server.port)
+    stop.wait()
+    server.stop()
+
+
+@contextlib.contextmanager
+def standin(
+    latency: float = 0.0,
+    rpm_limit: int | None = None,
+    tpm_limit: int | None = None,
+    own_process: bool = False,
+) -> Iterator[Any]:
+    """The project's OpenAI stand-in on loopback, with OPENAI_API_KEY/OPENAI_BASE_URL pointing at it.
+
+    `own_process`: serve from a separate process, as a remote provider would, so that computing and
+    encoding the vectors does not compete for this process's GIL (the stand-in is then not inspectable,
+    and None is yielded)."""
+    from pipeline.openai_standin import StandinServer
+
+    saved = {k: os.environ.get(k) for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    if own_process:
+        ctx = multiprocessing.get_context("spawn")
+        ports, stop = ctx.Queue(), ctx.Event()
+        proc = ctx.Process(
+            target=_serve_standin, args=(latency, rpm_limit, tpm_limit, ports, stop), daemon=True
+        )
+        proc.start()
+        try:
+            set_env(
+                OPENAI_API_KEY=DUMMY_API_KEY, OPENAI_BASE_URL=f"http://127.0.0.1:{ports.get(timeout=60)}/v1"
+            )
+            yield None
+        finally:
+            set_env(**saved)
+            stop.set()
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+        return
     server = StandinServer(rpm_limit=rpm_limit, tpm_limit=tpm_limit)
     server.start()
-    saved = {k: os.environ.get(k) for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     try:
         server.latency = latency
         set_env(OPENAI_API_KEY=DUMMY_API_KEY, OPENAI_BASE_URL=server.base_url)
