@@ -165,3 +165,16 @@ def test_token_bucket_allows_one_second_of_burst_and_charges_big_requests_as_deb
     assert wait == 0 and bucket.tokens < 0  # a big request goes when the bucket is full ...
     _, wait = take(bucket, rpm=600, tpm=1_000_000, tokens=10, elapsed=0.0)
     assert wait == pytest.approx((10 - bucket.tokens) * 60 / 1_000_000)  # ... and the next one pays it off
+
+
+def test_embedding_decoding_accepts_base64_and_plain_lists():
+    import base64
+
+    import numpy as np
+
+    from pipeline.llm.embeddings import _decode
+
+    values = np.array([0.5, -0.25, 1e-3], dtype="<f4")
+    assert np.array_equal(_decode(base64.b64encode(values.tobytes()).decode()), values)
+    # A compatible server that ignores encoding_format answers with floats.
+    assert np.array_equal(_decode([0.5, -0.25, 1e-3]), values)

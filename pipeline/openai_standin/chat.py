@@ -55,8 +55,23 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         raise ApiError(400, "you must provide a model parameter", param="model")
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         raise ApiError(400, "'messages' must be a non-empty array of message objects.", param="messages")
-    prompt = "\n".join(_text(m.get("content")) for m in messages)
-    return ChatRequest(model, messages, tokens(prompt, model), body)
+    return ChatRequest(model, messages, prompt_tokens(messages, body, model), body)
+
+
+# OpenAI's chat format wraps each message in a few tokens and primes the reply with a few more (see the
+# cookbook's "How to count tokens"); a json_schema response format is sent to the model with the prompt
+# and billed as input, approximated here by the tokens of its JSON.
+PER_MESSAGE_TOKENS = 3
+REPLY_PRIMING_TOKENS = 3
+
+
+def prompt_tokens(messages: list[dict[str, Any]], body: dict[str, Any], model: str) -> int:
+    count = REPLY_PRIMING_TOKENS
+    count += sum(PER_MESSAGE_TOKENS + tokens(_text(m.get("content")), model) for m in messages)
+    response_format = body.get("response_format") or {}
+    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+        count += tokens(json.dumps(response_format.get("json_schema") or {}), model)
+    return count
 
 
 def response(request: ChatRequest, fault: str | None = None) -> dict[str, Any]:
