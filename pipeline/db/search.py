@@ -22,8 +22,16 @@ class SearchHit:
 def as_tenant(conn: Connection, business_id: int) -> None:
     """Drop to the application role for the rest of this transaction: from here on, row-level
     security shows only this business's vectors, whatever the query says."""
-    conn.execute(sa.text("SET LOCAL ROLE pipeline_app"))
-    conn.execute(sa.text("SELECT set_config('app.business_id', :b, true)"), {"b": str(int(business_id))})
+    _set_local(conn, role="pipeline_app", **{"app.business_id": str(int(business_id))})
+
+
+def _set_local(conn: Connection, **settings: str) -> None:
+    """Transaction-local settings in one round trip (set_config(..., true) is SET LOCAL)."""
+    calls = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(settings)))
+    params = {}
+    for i, (name, value) in enumerate(settings.items()):
+        params[f"n{i}"], params[f"v{i}"] = name, value
+    conn.execute(sa.text(f"SELECT {calls}"), params)
 
 
 def nearest(
@@ -33,9 +41,12 @@ def nearest(
     expression, _ = index_expression(dims)
     # Iterative index scans keep scanning the HNSW graph until enough rows pass the tenant filter,
     # so a small tenant among many still gets k results (pgvector >= 0.8).
-    conn.execute(sa.text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-    conn.execute(sa.text(f"SET LOCAL hnsw.ef_search = {int(ef_search)}"))
-    as_tenant(conn, business_id)
+    _set_local(
+        conn,
+        **{"hnsw.iterative_scan": "relaxed_order", "hnsw.ef_search": str(int(ef_search))},
+        role="pipeline_app",
+        **{"app.business_id": str(int(business_id))},
+    )
     cast = "vector" if expression.startswith("(embedding::vector") else "halfvec"
     rows = conn.execute(
         sa.text(
