@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy.engine import Engine
 
 from pipeline.db import column_batch as store
 from pipeline.lib.exports import write_report
 
+if TYPE_CHECKING:
+    import pandas as pd  # imported where used: a heavy import for every run worker
+
 
 def build_report(engine: Engine, op_id: int) -> tuple[dict[str, Any], pd.DataFrame]:
+    import pandas as pd
+
     with engine.connect() as conn:
         op = store.load_operation(conn, op_id)
         progress = store.progress(conn, op_id)

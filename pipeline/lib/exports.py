@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd  # imported where used: a heavy import for every run worker
+
 
 EXPORT_FORMATS = ("csv", "json", "xlsx")
 
@@ -22,6 +24,8 @@ def _plain(value: Any) -> Any:
 
 def write_report(summary: dict[str, Any], tables: dict[str, pd.DataFrame], fmt: str, out: Path) -> Path:
     """CSV holds the first table (the detail rows); JSON and XLSX hold the summary and every table."""
+    import pandas as pd
+
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"Unknown export format {fmt!r}; choose one of: {', '.join(EXPORT_FORMATS)}.")
     out.parent.mkdir(parents=True, exist_ok=True)

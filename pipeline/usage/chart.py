@@ -6,13 +6,14 @@ import base64
 import io
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display on servers
-import matplotlib.pyplot as plt
-
 
 def usage_chart_markdown(series: list[dict[str, Any]], title: str) -> str:
+    # Imported here: matplotlib is a heavy import that every run worker would otherwise pay at start-up.
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers
+    import matplotlib.pyplot as plt
+
     days = [row["day"] for row in series]
     fig, cost_axis = plt.subplots(figsize=(8, 3), dpi=90)
     cost_axis.bar(days, [float(r["cost_usd"]) for r in series], color="#4f6bed", label="cost (USD)")

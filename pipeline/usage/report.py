@@ -4,13 +4,15 @@ consumers, success rate, latency, breakdown by business, model, endpoint and wor
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy.engine import Engine
 
 from pipeline.db import usage_reports as sql
 from pipeline.usage.periods import period_containing, previous, trend_pct
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where used: a heavy import for every run worker
 
 
 class ReportInputError(ValueError):
@@ -20,6 +22,8 @@ class ReportInputError(ValueError):
 def build_usage_report(
     engine: Engine, kind: str, today: date, business_id: int | None = None
 ) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    import pandas as pd
+
     period = period_containing(kind, today)  # raises on an unknown period
     before = previous(period)
     with engine.connect() as conn:
@@ -53,5 +57,7 @@ def validate_range(start: date, end: date, today: date) -> None:
 
 
 def ledger_export(engine: Engine, start: date, end: date, business_id: int | None = None) -> pd.DataFrame:
+    import pandas as pd
+
     with engine.connect() as conn:
         return pd.DataFrame(sql.ledger_rows(conn, start, end + timedelta(days=1), business_id))
