@@ -7,7 +7,7 @@ Figures: tokens sent (usage_ledger.input_tokens of the new calls) / tokens of th
 target exactly 1.0; tokens sent for the price-only update, target 0; incremental sync time / full sync
 time of the same run, target <= 0.05.
 
-    .venv/bin/python -m benchmarks.incremental_sync [--rows 2000] [--businesses 20] [--fraction 0.01]
+    .venv/bin/python -m benchmarks.incremental_sync [--rows 10000] [--businesses 100] [--fraction 0.01]
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ COPY into an unindexed table, then CREATE INDEX for each; the faster counts. Tar
 pipeline made: min(OPENAI_MAX_CONCURRENCY / latency, OPENAI_RPM / 60, OPENAI_TPM / 60 / tokens per
 request) requests/s x rows per request.
 
-    .venv/bin/python -m benchmarks.initial_sync [--rows 2000] [--businesses 20] [--latency-ms 0]
+    .venv/bin/python -m benchmarks.initial_sync [--rows 10000] [--businesses 100] [--latency-ms 0]
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from benchmarks import _common as c
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rows", type=int, default=2000, help="menu items to embed (full: 100000)")
-    p.add_argument("--businesses", type=int, default=20, help="tenants the rows are spread over")
+    p.add_argument("--rows", type=int, default=10_000, help="menu items to embed (full: 100000)")
+    p.add_argument("--businesses", type=int, default=100, help="tenants the rows are spread over")
     p.add_argument("--seed", type=int, default=1)
 
 

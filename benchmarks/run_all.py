@@ -7,8 +7,8 @@ benchmark's stderr (Dagster logs) goes to a file in --log-dir, named in its entr
     .venv/bin/python -m benchmarks.run_all [--only NAME,...] [--skip NAME,...] [--full]
         [--rows N] [--vectors N] [--log-dir DIR] [--timeout SECONDS] [--strict]
 
-Defaults are small (about 6-8 minutes on 2 cores). --full uses the target sizes: --rows 100000
-(initial/incremental sync) and --vectors 100000 (search); expect well over an hour on 2 cores.
+Defaults: 10k rows for the syncs, 100k vectors for search (about 30 minutes on 2 cores). --full: 100k rows
+for the initial and incremental syncs as well (about an hour more).
 """
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated benchmark names")
     parser.add_argument("--skip", default="", help="comma-separated benchmark names")
     parser.add_argument("--full", action="store_true", help="target sizes: 100000 rows and vectors")
-    parser.add_argument("--rows", type=int, default=2000, help="initial/incremental sync rows")
-    parser.add_argument("--vectors", type=int, default=20000, help="search vectors")
+    parser.add_argument("--rows", type=int, default=10_000, help="initial/incremental sync rows")
+    parser.add_argument("--vectors", type=int, default=100_000, help="search vectors")
     parser.add_argument(
         "--latency-ms", type=float, default=200, help="stand-in latency for initial_sync_latency"
     )
