@@ -13,9 +13,9 @@ from pipeline.lib.chunking import CHUNK_TOKEN_BUDGET, chunk_text, clean_text, co
 from pipeline.lib.packing import Packable, pack
 from pipeline.lib.pricing import ModelPrice, PriceBook, UnknownModelPriceError, cost_usd
 from pipeline.lib.tokens import count_tokens
-from pipeline.sensors.run_planning import PartitionWork, plan_runs
+from pipeline.sensors.run_planning import PartitionWork, coalesce, pending_coverage, plan_runs
 from pipeline.sync.plan import next_retry_at, plan_partition
-from pipeline.tags import RANGE_END_TAG, RANGE_START_TAG
+from pipeline.tags import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 
 MODEL = "text-embedding-3-small"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -149,6 +149,27 @@ def test_bulk_changes_become_ranges_of_bounded_span():
     assert [r.partition_key for r in runs if RANGE_START_TAG not in r.tags] == ["7"]
     unknown = plan_runs([PartitionWork("faq", "999", "1")], order, "change", 3, 100)
     assert unknown == []
+
+
+def test_queued_runs_absorb_new_changes_for_the_partitions_they_cover():
+    order = [str(i) for i in range(1, 11)]
+    queued = [
+        (["faq_embeddings"], {PARTITION_TAG: "3"}),
+        (["menu_item_embeddings"], {RANGE_START_TAG: "5", RANGE_END_TAG: "7"}),
+        (["glossary_something"], {PARTITION_TAG: "9"}),  # not an embedding asset
+    ]
+    pending = pending_coverage(queued, order)
+    assert pending == {("faq", "3"), ("menu_item", "5"), ("menu_item", "6"), ("menu_item", "7")}
+    work = [
+        PartitionWork("faq", "3", "40"),  # the queued faq run for 3 will read this change
+        PartitionWork("menu_item", "3", "41"),  # another content type: needs its own run
+        PartitionWork("menu_item", "6", "42"),
+        PartitionWork("menu_item", "8", "43"),
+    ]
+    assert [(w.content_type, w.partition_key) for w in coalesce(work, pending)] == [
+        ("menu_item", "3"),
+        ("menu_item", "8"),
+    ]
 
 
 def test_token_bucket_allows_one_second_of_burst_and_charges_big_requests_as_debt():

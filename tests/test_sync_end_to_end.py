@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import sqlalchemy as sa
 
 from pipeline.lib.chunking import content_hash
@@ -91,6 +92,34 @@ def test_whitespace_only_edit_runs_but_sends_nothing(engine, instance):
     assert len(driver.sync()) == 1
     assert len(ledger(engine)) == calls
     assert vectors(engine) == before
+
+
+def test_edits_to_a_business_whose_run_is_still_queued_ride_on_that_run(engine, instance):
+    b = add_business(engine, "burst", menu=2, policies=0, faqs=0)
+    driver = SensorDriver(instance)
+    (first,) = driver.tick().run_requests
+    # The daemon's queue is busy: the requested run waits, not started.
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="__ASSET_JOB",
+            status=dg.DagsterRunStatus.NOT_STARTED,
+            tags={**first.tags, "dagster/partition": first.partition_key},
+            asset_selection=frozenset(first.asset_selection),
+        )
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE menu_items SET description = 'Burst edit' WHERE business_id = :b"), {"b": b}
+        )
+    assert driver.tick().run_requests == []  # no second start-up cost for the same partition
+
+    driver.execute(first)  # when the queued run starts, it reads the later edit too
+    with engine.connect() as conn:
+        texts = conn.execute(
+            sa.text("SELECT embedding_text(m) FROM menu_items m WHERE business_id = :b"), {"b": b}
+        ).scalars()
+        expected = {content_hash(t) for t in texts}
+    assert {chunks[0][1] for chunks in vectors(engine, "menu_item").values()} == expected
 
 
 def test_delete_of_each_content_type_removes_its_vectors(engine, instance):

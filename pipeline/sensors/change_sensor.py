@@ -9,8 +9,9 @@ from pipeline.assets.embeddings import embedding_assets
 from pipeline.assets.partitions import business_partitions
 from pipeline.db import change_queue, emergency_stop
 from pipeline.resources.database import DatabaseResource
-from pipeline.sensors.run_planning import PartitionWork, plan_runs
+from pipeline.sensors.run_planning import PartitionWork, coalesce, pending_coverage, plan_runs
 from pipeline.settings import get_settings
+from pipeline.tags import WORKLOAD_TAG
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,24 @@ def content_change_sensor(
     removed = [b for b in known if b not in live_set]
     order = [k for k in known if k in live_set] + added
 
+    # Partitions a queued (not yet started) sync run will cover: no second run is requested for them.
+    queued = context.instance.get_runs(
+        filters=dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED],
+            tags={WORKLOAD_TAG: "embedding_sync"},
+        )
+    )
+    pending = pending_coverage(
+        [([key.path[-1] for key in run.asset_selection or ()], dict(run.tags)) for run in queued], order
+    )
+
     def runs(trigger: str, work: list[PartitionWork]) -> list[dg.RunRequest]:
         return plan_runs(
-            work, order, trigger, settings.sensor_bulk_threshold, settings.sensor_max_partitions_per_run
+            coalesce(work, pending),
+            order,
+            trigger,
+            settings.sensor_bulk_threshold,
+            settings.sensor_max_partitions_per_run,
         )
 
     bucket = int(context.last_tick_completion_time or 0) // (settings.stuck_change_minutes * 60)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from pipeline.content_types import content_type
-from pipeline.tags import RANGE_END_TAG, RANGE_START_TAG, TRIGGER_TAG, WORKLOAD_TAG
+from pipeline.content_types import CONTENT_TYPES, content_type
+from pipeline.tags import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, TRIGGER_TAG, WORKLOAD_TAG
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,32 @@ class PartitionWork:
     content_type: str
     partition_key: str
     marker: str  # changes whenever there is new work, so run keys never swallow a later change
+
+
+def pending_coverage(
+    runs: Iterable[tuple[Iterable[str], dict[str, str]]], partition_order: Sequence[str]
+) -> set[tuple[str, str]]:
+    """(content type, partition key) pairs that runs not yet started will sync. Each run is given as
+    (its asset names, its tags): a single partition tag or a partition range."""
+    by_asset = {ct.embeddings_asset: ct.name for ct in CONTENT_TYPES}
+    position = {key: i for i, key in enumerate(partition_order)}
+    covered: set[tuple[str, str]] = set()
+    for assets, tags in runs:
+        if PARTITION_TAG in tags:
+            keys = [tags[PARTITION_TAG]]
+        elif tags.get(RANGE_START_TAG) in position and tags.get(RANGE_END_TAG) in position:
+            keys = list(partition_order[position[tags[RANGE_START_TAG]] : position[tags[RANGE_END_TAG]] + 1])
+        else:
+            continue
+        covered.update((by_asset[a], k) for a in assets if a in by_asset for k in keys)
+    return covered
+
+
+def coalesce(work: Iterable[PartitionWork], pending: set[tuple[str, str]]) -> list[PartitionWork]:
+    """Work that no queued run will already do. A queued run has not read the change queue yet, so it
+    picks up every change committed before it starts: a second run for the same partition would only
+    repeat its start-up cost, and under a burst of edits those start-ups are what delays freshness."""
+    return [w for w in work if (w.content_type, w.partition_key) not in pending]
 
 
 def plan_runs(
