@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     sensor_max_changes_per_tick: int = Field(default=50_000, ge=100, alias="SENSOR_MAX_CHANGES_PER_TICK")
     sensor_bulk_threshold: int = Field(default=3, ge=1, alias="SENSOR_BULK_THRESHOLD")
     sensor_max_partitions_per_run: int = Field(default=100, ge=1, alias="SENSOR_MAX_PARTITIONS_PER_RUN")
+    # While a sync run requested less than this long ago is still queued, new changes wait in the queue
+    # and go into one run when it starts: under a burst of edits, run start-ups are the bottleneck.
+    sensor_hold_seconds: int = Field(default=30, ge=0, alias="SENSOR_HOLD_SECONDS")
     stuck_change_minutes: int = Field(default=10, ge=1, alias="STUCK_CHANGE_MINUTES")
 
     # Usage reports and alerts.

@@ -199,3 +199,11 @@ def test_embedding_decoding_accepts_base64_and_plain_lists():
     assert np.array_equal(_decode(base64.b64encode(values.tobytes()).decode()), values)
     # A compatible server that ignores encoding_format answers with floats.
     assert np.array_equal(_decode([0.5, -0.25, 1e-3]), values)
+
+
+def test_changes_are_held_only_behind_a_recently_queued_run():
+    from pipeline.sensors.run_planning import should_hold
+
+    assert should_hold([995.0], now=1000.0, hold_seconds=30)
+    assert not should_hold([900.0], now=1000.0, hold_seconds=30)  # stuck in the queue: don't wait on it
+    assert not should_hold([], now=1000.0, hold_seconds=30)

@@ -99,7 +99,7 @@ def test_edits_to_a_business_whose_run_is_still_queued_ride_on_that_run(engine, 
     driver = SensorDriver(instance)
     (first,) = driver.tick().run_requests
     # The daemon's queue is busy: the requested run waits, not started.
-    instance.add_run(
+    queued = instance.add_run(
         dg.DagsterRun(
             job_name="__ASSET_JOB",
             status=dg.DagsterRunStatus.NOT_STARTED,
@@ -112,6 +112,12 @@ def test_edits_to_a_business_whose_run_is_still_queued_ride_on_that_run(engine, 
             sa.text("UPDATE menu_items SET description = 'Burst edit' WHERE business_id = :b"), {"b": b}
         )
     assert driver.tick().run_requests == []  # no second start-up cost for the same partition
+
+    other = add_business(engine, "other", menu=1, policies=0, faqs=0)
+    held = driver.tick()
+    assert held.run_requests == []  # waits until the queued run starts, to share the next run
+    instance.delete_run(queued.run_id)  # the queued run has started
+    assert [r.partition_key for r in driver.tick().run_requests] == [str(other)]
 
     driver.execute(first)  # when the queued run starts, it reads the later edit too
     with engine.connect() as conn:

@@ -1,6 +1,7 @@
 """The change sensor: drains the trigger-filled queue into per-business embedding runs."""
 
 import json
+import time
 from dataclasses import asdict, dataclass
 
 import dagster as dg
@@ -9,7 +10,7 @@ from pipeline.assets.embeddings import embedding_assets
 from pipeline.assets.partitions import business_partitions
 from pipeline.db import change_queue, emergency_stop
 from pipeline.resources.database import DatabaseResource
-from pipeline.sensors.run_planning import PartitionWork, coalesce, pending_coverage, plan_runs
+from pipeline.sensors.run_planning import PartitionWork, coalesce, pending_coverage, plan_runs, should_hold
 from pipeline.settings import get_settings
 from pipeline.tags import WORKLOAD_TAG
 
@@ -57,14 +58,21 @@ def content_change_sensor(
     order = [k for k in known if k in live_set] + added
 
     # Partitions a queued (not yet started) sync run will cover: no second run is requested for them.
-    queued = context.instance.get_runs(
+    queued = context.instance.get_run_records(
         filters=dg.RunsFilter(
             statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED],
             tags={WORKLOAD_TAG: "embedding_sync"},
         )
     )
     pending = pending_coverage(
-        [([key.path[-1] for key in run.asset_selection or ()], dict(run.tags)) for run in queued], order
+        [
+            ([k.path[-1] for k in r.dagster_run.asset_selection or ()], dict(r.dagster_run.tags))
+            for r in queued
+        ],
+        order,
+    )
+    hold = should_hold(
+        [r.create_timestamp.timestamp() for r in queued], time.time(), settings.sensor_hold_seconds
     )
 
     def runs(trigger: str, work: list[PartitionWork]) -> list[dg.RunRequest]:
@@ -77,11 +85,14 @@ def content_change_sensor(
         )
 
     bucket = int(context.last_tick_completion_time or 0) // (settings.stuck_change_minutes * 60)
+    changed = [PartitionWork(p.content_type, str(p.business_id), str(p.last_seq)) for p in page.partitions]
+    if hold and coalesce(changed, pending):
+        # Leave these changes queued (cursor not advanced): once the queued run starts, they all go into
+        # one run together instead of one start-up each.
+        context.log.info(f"{page.rows} queued changes wait for the sync run already queued")
+        changed, page = [], change_queue.ChangePage([], 0, None, None)
     requests = [
-        *runs(
-            "change",
-            [PartitionWork(p.content_type, str(p.business_id), str(p.last_seq)) for p in page.partitions],
-        ),
+        *runs("change", changed),
         *runs("retry", [PartitionWork(ct, str(b), marker) for ct, b, marker in retries]),
         *runs("stuck", [PartitionWork(ct, str(b), str(bucket)) for ct, b in stuck]),
     ]

@@ -46,6 +46,12 @@ def coalesce(work: Iterable[PartitionWork], pending: set[tuple[str, str]]) -> li
     return [w for w in work if (w.content_type, w.partition_key) not in pending]
 
 
+def should_hold(queued_created_at: Iterable[float], now: float, hold_seconds: int) -> bool:
+    """Hold new changes while a recently requested sync run is still queued. Only recently: a run stuck in
+    the queue (daemon down, pools full) must not hold back every later change."""
+    return any(now - created < hold_seconds for created in queued_created_at)
+
+
 def plan_runs(
     work: Iterable[PartitionWork],
     partition_order: Sequence[str],
