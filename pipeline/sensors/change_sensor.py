@@ -57,10 +57,15 @@ def content_change_sensor(
     removed = [b for b in known if b not in live_set]
     order = [k for k in known if k in live_set] + added
 
-    # Partitions a queued (not yet started) sync run will cover: no second run is requested for them.
+    # Partitions a sync run that has not read the change queue yet (queued, or its process still starting)
+    # will cover: no second run is requested for them.
     queued = context.instance.get_run_records(
         filters=dg.RunsFilter(
-            statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED],
+            statuses=[
+                dg.DagsterRunStatus.QUEUED,
+                dg.DagsterRunStatus.NOT_STARTED,
+                dg.DagsterRunStatus.STARTING,
+            ],
             tags={WORKLOAD_TAG: "embedding_sync"},
         )
     )
@@ -71,9 +76,11 @@ def content_change_sensor(
         ],
         order,
     )
-    hold = should_hold(
-        [r.create_timestamp.timestamp() for r in queued], time.time(), settings.sensor_hold_seconds
-    )
+    # Holding behind a starting run would serialise start-ups; only a queued one holds new changes.
+    waiting = [
+        r.create_timestamp.timestamp() for r in queued if r.dagster_run.status != dg.DagsterRunStatus.STARTING
+    ]
+    hold = should_hold(waiting, time.time(), settings.sensor_hold_seconds)
 
     def runs(trigger: str, work: list[PartitionWork]) -> list[dg.RunRequest]:
         return plan_runs(
