@@ -63,11 +63,20 @@ def run_one(name: str, module: str, flags: list[str], log_dir: Path, timeout: fl
     print(f"[bench] {name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
     try:
         with log.open("w") as err:
-            done = subprocess.run(
-                command, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True, timeout=timeout, check=False
-            )
-        lines = [line for line in done.stdout.splitlines() if line.strip()]
-        outcome = json.loads(lines[-1]) if lines else {"error": f"no output, exit code {done.returncode}"}
+            proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True)
+            try:
+                stdout, _ = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                # SIGTERM first: a benchmark that started servers (freshness: `dagster dev`) stops them.
+                proc.terminate()
+                try:
+                    proc.communicate(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.communicate()
+                raise
+        lines = [line for line in stdout.splitlines() if line.strip()]
+        outcome = json.loads(lines[-1]) if lines else {"error": f"no output, exit code {proc.returncode}"}
     except subprocess.TimeoutExpired:
         outcome = {"error": f"timed out after {timeout:g} s"}
     except json.JSONDecodeError as exc:
