@@ -572,6 +572,34 @@ def copy_embeddings(engine: sa.Engine, table: str, rows: Sequence[tuple]) -> Non
         raw.close()
 
 
+def copy_out(engine: sa.Engine, query: str) -> bytes:
+    """The rows of `query` in PostgreSQL's binary COPY format."""
+    raw = engine.raw_connection()
+    try:
+        buffer = bytearray()
+        with (
+            raw.driver_connection.cursor() as cur,
+            cur.copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)") as copy,
+        ):
+            for block in copy:
+                buffer += block
+        return bytes(buffer)
+    finally:
+        raw.close()
+
+
+def copy_in(engine: sa.Engine, table: str, data: bytes) -> None:
+    """Binary COPY of pre-encoded rows (from copy_out of a table with the same columns), committed."""
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        with conn.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(data)
+        conn.commit()
+    finally:
+        raw.close()
+
+
 def index_definitions(engine: sa.Engine, table: str, new_table: str) -> list[str]:
     """CREATE INDEX statements for every index of `table` (primary key and unique constraint
     included), rewritten for `new_table`."""
