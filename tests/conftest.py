@@ -78,6 +78,10 @@ def database_url(tmp_path_factory: pytest.TempPathFactory, standin) -> Iterator[
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+    if not os.environ.get("DATABASE_URL_IS_EXTERNAL"):
+        from pipeline.db.embedded import stop_embedded_server
+
+        stop_embedded_server(data_dir)  # a test run leaves no server behind
 
 
 @pytest.fixture
