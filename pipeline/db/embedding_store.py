@@ -102,7 +102,9 @@ _CREATE_STAGE = (
     ") ON COMMIT DELETE ROWS"
 )
 _UPSERT_FROM_STAGE = sa.text(
-    f"INSERT INTO content_embeddings ({_STAGE_COLUMNS}) SELECT {_STAGE_COLUMNS} FROM embedding_stage"
+    # Draining the stage in the same statement keeps a second write in one transaction from re-sending.
+    f"WITH staged AS (DELETE FROM embedding_stage RETURNING {_STAGE_COLUMNS})"
+    f" INSERT INTO content_embeddings ({_STAGE_COLUMNS}) SELECT {_STAGE_COLUMNS} FROM staged"
     " ON CONFLICT (content_type, content_id, model, dimensions, content_hash, chunk_index)"
     " DO UPDATE SET embedding = EXCLUDED.embedding, chunk_text = EXCLUDED.chunk_text, updated_at = now()"
 )

@@ -75,8 +75,8 @@ class EmbeddingService:
                 raise MalformedResponseError(f"response is not JSON: {exc}") from None
             vectors = self._validated(body, len(texts))
             usage = body.get("usage") if isinstance(body, dict) else None
-            used = usage.get("prompt_tokens", tokens) if isinstance(usage, dict) else tokens
-            return vectors, raw.status_code, int(used), 0
+            used = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+            return vectors, raw.status_code, used if isinstance(used, int) else tokens, 0
 
         billed = self.caller.call(
             send,
