@@ -80,11 +80,16 @@ def stop_group(proc: subprocess.Popen[bytes]) -> None:
             time.sleep(0.2)
 
 
-@contextlib.contextmanager
-def dagster_dev(home: Path, pg_url: str) -> Iterator[subprocess.Popen[bytes]]:
+def free_port() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = str(s.getsockname()[1])
+        return str(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def dagster_dev(home: Path, pg_url: str, port: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    if port is None:
+        port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "DAGSTER_PG_URL": pg_url, "PYTHONUNBUFFERED": "1"}
     command = [str(ROOT / ".venv/bin/dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", port]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)

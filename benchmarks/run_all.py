@@ -39,6 +39,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, str, list[str]]]:
         ("search", "search", ["--vectors", str(args.vectors)]),
         ("column_batch", "column_batch", []),
         ("sensor_scale", "sensor_scale", []),
+        ("ui_scale", "ui_scale", []),
         ("freshness", "freshness", []),
     ]
     only = set(filter(None, args.only.split(","))) if args.only else None
