@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -120,6 +121,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3 * 3600, help="seconds per benchmark")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any target is not met")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: still stop the database server
     with c.stdout_to_stderr() as out:
         results = bench_all(args)
         # A JSON list with one benchmark object per line.
