@@ -239,24 +239,31 @@ def bench_database(**env: str | None) -> Iterator[sa.Engine]:
 
 
 @contextlib.contextmanager
-def dagster_instance(engine: sa.Engine) -> Iterator[Any]:
-    """A Dagster instance on PostgreSQL storage, as `scripts/start.sh` runs it (run, event-log and schedule
-    storage in a database of its own next to the benchmark's), dropped at the end."""
-    import dagster as dg
-
+def dagster_storage(engine: sa.Engine) -> Iterator[str]:
+    """A database for Dagster's runs, event logs and schedules next to the benchmark's, dropped at the
+    end; yields its psycopg2 URL (what `DAGSTER_PG_URL` holds for `scripts/start.sh`)."""
     name = f"{engine.url.database}_dagster"
     admin = sa.create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    storage = engine.url.set(drivername="postgresql+psycopg2", database=name)
-    url = storage.render_as_string(hide_password=False)
     try:
-        with dg.instance_for_test(overrides={"storage": {"postgres": {"postgres_url": url}}}) as instance:
-            yield instance
+        yield engine.url.set(drivername="postgresql+psycopg2", database=name).render_as_string(False)
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextlib.contextmanager
+def dagster_instance(engine: sa.Engine) -> Iterator[Any]:
+    """A Dagster instance on PostgreSQL storage, as `scripts/start.sh` runs it."""
+    import dagster as dg
+
+    with (
+        dagster_storage(engine) as url,
+        dg.instance_for_test(overrides={"storage": {"postgres": {"postgres_url": url}}}) as instance,
+    ):
+        yield instance
 
 
 def _serve_standin(

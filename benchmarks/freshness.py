@@ -49,21 +49,6 @@ class Change:
     visible: float | None = None
 
 
-@contextlib.contextmanager
-def dagster_storage(engine: sa.Engine) -> Iterator[str]:
-    """A database for Dagster's runs, event logs and schedules next to the benchmark's; its psycopg2 URL."""
-    name = f"{engine.url.database}_dagster"
-    admin = sa.create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield engine.url.set(drivername="postgresql+psycopg2", database=name).render_as_string(False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def stop_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM the whole process group (webserver, daemon, code server, run workers); SIGKILL whatever is
     left after 30 s. Returns once no process of the group is left."""
@@ -257,7 +242,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="bench-dagster-home-"))
     shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     try:
-        with c.bench_database() as engine, c.standin(), dagster_storage(engine) as pg_url:
+        with c.bench_database() as engine, c.standin(), c.dagster_storage(engine) as pg_url:
             c.add_menu_items(engine, c.add_businesses(engine, args.businesses, "fresh"), args.rows, args.seed)
             c.set_env(DAGSTER_PG_URL=pg_url)
             with dagster_dev(home, pg_url) as proc, DagsterInstance.from_config(str(home)) as instance:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import _common as c
-from benchmarks.freshness import ROOT, dagster_dev, dagster_storage, free_port
+from benchmarks.freshness import ROOT, dagster_dev, free_port
 
 ASSET_PAGE = """
 query AssetPartitions($key: AssetKeyInput!) {
@@ -74,7 +74,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     key = {"key": {"path": ["menu_item_embeddings"]}}
     try:
-        with c.bench_database() as engine, dagster_storage(engine) as pg_url:
+        with c.bench_database() as engine, c.dagster_storage(engine) as pg_url:
             c.add_businesses(engine, args.businesses, "ui")
             c.set_env(DAGSTER_PG_URL=pg_url)
             with dagster_dev(home, pg_url, port), DagsterInstance.from_config(str(home)) as instance:
