@@ -33,6 +33,7 @@ import sqlalchemy as sa
 DUMMY_API_KEY = "sk-bench-not-a-real-key"
 MODEL = "text-embedding-3-small"
 DIMS = 1536
+ROOT = Path(__file__).resolve().parent.parent
 
 
 # ---------------------------------------------------------------- output contract
@@ -256,14 +257,19 @@ def dagster_storage(engine: sa.Engine) -> Iterator[str]:
 
 @contextlib.contextmanager
 def dagster_instance(engine: sa.Engine) -> Iterator[Any]:
-    """A Dagster instance on PostgreSQL storage, as `scripts/start.sh` runs it."""
+    """A Dagster instance on PostgreSQL storage, as `scripts/start.sh` runs it: the storage classes of
+    dagster_home/dagster.yaml, pointed at a database of the benchmark's."""
     import dagster as dg
+    import yaml
 
-    with (
-        dagster_storage(engine) as url,
-        dg.instance_for_test(overrides={"storage": {"postgres": {"postgres_url": url}}}) as instance,
-    ):
-        yield instance
+    config = yaml.safe_load((ROOT / "dagster_home" / "dagster.yaml").read_text())
+    with dagster_storage(engine) as url:
+        overrides = {
+            key: {**config[key], "config": {"postgres_url": url}}
+            for key in ("run_storage", "event_log_storage", "schedule_storage")
+        }
+        with dg.instance_for_test(overrides=overrides) as instance:
+            yield instance
 
 
 def _serve_standin(

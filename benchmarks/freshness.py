@@ -36,8 +36,8 @@ import sqlalchemy as sa
 
 from benchmarks import _common as c
 
-ROOT = Path(__file__).resolve().parent.parent
-PHASES = ("sensor", "queue", "launch", "in_run", "after_vector")
+ROOT = c.ROOT
+PHASES = ("sensor", "submit", "queue", "spawn", "load", "in_run", "after_vector")
 
 
 @dataclass
@@ -180,24 +180,32 @@ def run_phases(instance: Any, changes: list[Change], since: float) -> dict[str, 
     runs: list[tuple[set[str], str, tuple[Any, ...]]] = []
     for rec in instance.get_run_records(RunsFilter(created_after=datetime.fromtimestamp(since, UTC))):
         run = rec.dagster_run
-        starting = [e.timestamp for e in instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_STARTING)]
-        marks = (rec.create_timestamp.timestamp(), min(starting, default=None), rec.start_time, rec.end_time)
+        logs = instance.all_logs(run.run_id)
+        enqueued, starting, spawned = (
+            min((e.timestamp for e in logs if match(e)), default=None)
+            for match in (
+                lambda e: e.dagster_event_type == DagsterEventType.RUN_ENQUEUED,
+                lambda e: e.dagster_event_type == DagsterEventType.RUN_STARTING,
+                lambda e: e.user_message.startswith("Started process for run"),
+            )
+        )
+        marks = (rec.create_timestamp.timestamp(), enqueued, starting, spawned, rec.start_time, rec.end_time)
         runs.append((covered(run.tags), run.tags.get(WORKLOAD_TAG, run.job_name), marks))
     phases: dict[str, list[float]] = {k: [] for k in PHASES}
     for ch in changes:
         key = str(ch.business_id)
-        mine = [m for keys, _, m in runs if key in keys and None not in m[:3] and m[2] <= (ch.visible or 0)]
+        mine = [m for keys, _, m in runs if key in keys and None not in m[:5] and m[4] <= (ch.visible or 0)]
         if mine:
-            created, dequeued, started, ended = max(mine, key=lambda m: m[2])
+            *marks, ended = max(mine, key=lambda m: m[4])
             # A run queued before the commit can carry the change too: clamp so the phases add up.
             points = (
-                *itertools.accumulate((ch.committed, created, dequeued, started, ch.visible), max),
+                *itertools.accumulate((ch.committed, *marks, ch.visible), max),
                 ended,
             )
             for phase, (a, b) in zip(PHASES, itertools.pairwise(points), strict=True):
                 if b is not None:  # a run still going has no end yet
                     phases[phase].append(b - a)
-    dequeues = sorted(m[1] for _, _, m in runs if m[1] is not None)
+    dequeues = sorted(m[2] for _, _, m in runs if m[2] is not None)
     workloads = [w for _, w, _ in runs]
     return {
         "runs_created": len(runs),
@@ -281,9 +289,10 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         {"depends_on": effective, "poll_seconds": args.poll, "timeout_seconds": args.timeout},
         [c.check("freshness p50 seconds", p50, "<=", 10), c.check("freshness p95 seconds", p95, "<=", 20)],
         notes=[
-            "phases: sensor = commit -> run created; queue = created -> RUN_STARTING (dequeued); launch ="
-            " RUN_STARTING -> RUN_START (run worker start-up); in_run = RUN_START -> vector visible;"
-            " after_vector = visible -> run end (checks; not part of freshness)",
+            "phases: sensor = commit -> run created; submit = created -> RUN_ENQUEUED; queue = enqueued ->"
+            " RUN_STARTING (dequeued); spawn = RUN_STARTING -> 'Started process for run' (new process,"
+            " instance); load = -> RUN_START (code location import, job); in_run = RUN_START -> vector"
+            " visible; after_vector = visible -> run end (checks; not part of freshness)",
         ],
     )
 

@@ -1,0 +1,1 @@
+"""How this project configures the Dagster instance itself (its storage)."""
