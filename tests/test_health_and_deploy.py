@@ -129,8 +129,8 @@ def test_production_instance_config_runs_a_job_on_postgres(engine, tmp_path, dat
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
     assert facts == {
-        "run_storage": "PostgresRunStorage",
-        "event_log_storage": "PostgresEventLogStorage",
+        "run_storage": "PooledPostgresRunStorage",
+        "event_log_storage": "PooledPostgresEventLogStorage",
         "run_coordinator": "QueuedRunCoordinator",
         "pool_limit": 4,
         "success": True,

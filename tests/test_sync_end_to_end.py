@@ -177,14 +177,24 @@ def test_deleted_business_loses_its_partition_and_vectors(engine, instance):
 
 
 def test_bulk_import_across_many_businesses_uses_few_runs(engine, instance):
-    ids = [add_business(engine, f"bulk-{i}", menu=2, policies=1, faqs=1) for i in range(12)]
+    menus = {
+        add_business(engine, f"bulk-{i}", menu=1 + i % 3, policies=1, faqs=1): 1 + i % 3 for i in range(12)
+    }
+    ids = list(menus)
     driver = SensorDriver(instance)
     results = driver.sync()
 
     # 12 businesses x 3 content types would be 36 one-partition runs; ranges make it one per type.
     assert len(results) == 3
     assert all(r.success for r in results)
-    assert len(vectors(engine)) == 12 * 4
+    assert len(vectors(engine)) == sum(menus.values()) + 12 * 2
+    # Each business's materialization reports its own rows, not the whole run's.
+    menu_run = next(r for r in results if r.asset_materializations_for_node("menu_item_embeddings"))
+    embedded = {
+        m.partition: m.metadata["rows_embedded"].value
+        for m in menu_run.asset_materializations_for_node("menu_item_embeddings")
+    }
+    assert embedded == {str(b): n for b, n in menus.items()}
     evaluations = [e for r in results for e in r.get_asset_check_evaluations()]
     assert {e.partition for e in evaluations} == {str(i) for i in ids}
     assert all(e.passed for e in evaluations)

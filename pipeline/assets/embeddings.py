@@ -62,14 +62,19 @@ def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
                         description=f"{exc.error_type}: {exc}. Fix the account or key, then re-run.",
                         allow_retries=False,
                     ) from None
-                context.log.info(f"business {key}: {stats.as_metadata()}")
+                # Each business's materialization carries its own figures, not the run's totals.
+                context.add_asset_metadata(stats.as_metadata(), partition_key=key)
+                if stats.failed:
+                    context.log.warning(
+                        f"business {key}: {stats.failed} row(s) failed; see embedding_failures"
+                    )
                 totals.merge(stats)
+        context.log.info(f"{len(keys)} business(es): {totals.as_metadata()}")
         if service.provider != "openai":
             context.log.warning("Vectors came from the offline OpenAI stand-in (no OPENAI_API_KEY set).")
         return dg.MaterializeResult(
             metadata={
-                **totals.as_metadata(),
-                "partitions": len(context.partition_keys),
+                "businesses_in_run": len(keys),
                 "provider": service.provider,
                 "model": service.model,
                 "dimensions": service.dimensions,

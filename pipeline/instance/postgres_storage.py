@@ -71,7 +71,9 @@ class _PooledEngine:
         self._engine = pooled_engine(postgres_url, token_provider)
 
     @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]) -> Self:
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> Self:
         return cls(
             inst_data=inst_data,
             postgres_url=pg_url_from_config(config_value),
