@@ -186,7 +186,7 @@ def run_phases(instance: Any, changes: list[Change], since: float) -> dict[str, 
             for match in (
                 lambda e: e.dagster_event_type == DagsterEventType.RUN_ENQUEUED,
                 lambda e: e.dagster_event_type == DagsterEventType.RUN_STARTING,
-                lambda e: e.user_message.startswith("Started process for run"),
+                lambda e: (e.message or "").startswith("Started process for run"),
             )
         )
         marks = (rec.create_timestamp.timestamp(), enqueued, starting, spawned, rec.start_time, rec.end_time)

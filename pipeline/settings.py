@@ -50,11 +50,14 @@ class Settings(BaseSettings):
     # Sensor behaviour.
     sensor_interval_seconds: int = Field(default=2, ge=1, alias="SENSOR_INTERVAL_SECONDS")
     sensor_max_changes_per_tick: int = Field(default=50_000, ge=100, alias="SENSOR_MAX_CHANGES_PER_TICK")
-    sensor_bulk_threshold: int = Field(default=3, ge=1, alias="SENSOR_BULK_THRESHOLD")
+    # Changed businesses per tick that still get a run each; beyond, they share ranged runs.
+    sensor_bulk_threshold: int = Field(default=1, ge=1, alias="SENSOR_BULK_THRESHOLD")
     sensor_max_partitions_per_run: int = Field(default=100, ge=1, alias="SENSOR_MAX_PARTITIONS_PER_RUN")
     # While a sync run requested less than this long ago is still queued, new changes wait in the queue
-    # and go into one run when it starts: under a burst of edits, run start-ups are the bottleneck.
-    sensor_hold_seconds: int = Field(default=30, ge=0, alias="SENSOR_HOLD_SECONDS")
+    # and go into one run when it starts. Off by default: under a stream of edits it delayed changes
+    # (freshness p95 10.6 s off, 16.1 s at 30 s) without saving a run, as ranged runs already share
+    # start-ups. It can help when the run queue itself is saturated.
+    sensor_hold_seconds: int = Field(default=0, ge=0, alias="SENSOR_HOLD_SECONDS")
     stuck_change_minutes: int = Field(default=10, ge=1, alias="STUCK_CHANGE_MINUTES")
 
     # Usage reports and alerts.

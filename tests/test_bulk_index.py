@@ -50,7 +50,13 @@ def test_build_waits_for_the_backlog_unless_it_is_stuck():
     assert should_build(queued=3000, oldest_age_seconds=601, min_rows=2000, stuck_seconds=600)
 
 
-def test_bulk_load_defers_the_index_and_builds_it_once_at_the_end(engine, instance, small_bulk_threshold):
+def test_bulk_load_defers_the_index_and_builds_it_once_at_the_end(
+    engine, instance, small_bulk_threshold, monkeypatch
+):
+    from pipeline.settings import get_settings
+
+    monkeypatch.setenv("SENSOR_BULK_THRESHOLD", "2")  # two runs, as for businesses far apart
+    get_settings.cache_clear()
     first = add_business(engine, "bulk-a", menu=8, policies=0, faqs=0)
     add_business(engine, "bulk-b", menu=8, policies=0, faqs=0)
 

@@ -151,6 +151,15 @@ def test_bulk_changes_become_ranges_of_bounded_span():
     assert unknown == []
 
 
+def test_changes_in_several_businesses_share_one_run_unless_far_apart():
+    order = [str(i) for i in range(1, 501)]
+    near = plan_runs([PartitionWork("faq", k, "1") for k in ("3", "5", "40")], order, "change", 1, 100)
+    assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in near] == [("3", "40")]
+    # Beyond the span, each lone business gets a plain one-partition run, not a range of one.
+    far = plan_runs([PartitionWork("faq", k, "1") for k in ("3", "300")], order, "change", 1, 100)
+    assert [(r.partition_key, RANGE_START_TAG in r.tags) for r in far] == [("3", False), ("300", False)]
+
+
 def test_queued_runs_absorb_new_changes_for_the_partitions_they_cover():
     order = [str(i) for i in range(1, 11)]
     queued = [

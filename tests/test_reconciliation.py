@@ -10,6 +10,7 @@ from pipeline.assets.embeddings import embedding_assets
 from pipeline.resources.database import DatabaseResource
 from pipeline.resources.openai import OpenAIResource
 from pipeline.schedules.reconciliation import embedding_reconciliation
+from pipeline.tags import RANGE_END_TAG, RANGE_START_TAG
 from tests.helpers import SensorDriver, add_business, vectors
 
 
@@ -66,12 +67,14 @@ def test_model_change_reembeds_every_partition(engine, instance, standin):
         instance=instance, resources={"database": DatabaseResource(), "openai": new_model}
     ) as ctx:
         runs = embedding_reconciliation(ctx)
-    assert sorted(r.partition_key for r in runs) == [str(a), str(b)]
+    # Both businesses need work: one ranged run covers them (SENSOR_BULK_THRESHOLD).
+    assert [(r.tags.get(RANGE_START_TAG), r.tags.get(RANGE_END_TAG)) for r in runs] == [(str(a), str(b))]
     for r in runs:
         result = dg.materialize(
             embedding_assets,
             selection=r.asset_selection,
             partition_key=r.partition_key,
+            tags=r.tags,
             instance=instance,
             resources={"database": DatabaseResource(), "openai": new_model},
         )

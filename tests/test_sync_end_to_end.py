@@ -94,7 +94,11 @@ def test_whitespace_only_edit_runs_but_sends_nothing(engine, instance):
     assert vectors(engine) == before
 
 
-def test_edits_to_a_business_whose_run_is_still_queued_ride_on_that_run(engine, instance):
+def test_edits_to_a_business_whose_run_is_still_queued_ride_on_that_run(engine, instance, monkeypatch):
+    from pipeline.settings import get_settings
+
+    monkeypatch.setenv("SENSOR_HOLD_SECONDS", "30")  # off by default
+    get_settings.cache_clear()
     b = add_business(engine, "burst", menu=2, policies=0, faqs=0)
     driver = SensorDriver(instance)
     (first,) = driver.tick().run_requests
@@ -126,6 +130,8 @@ def test_edits_to_a_business_whose_run_is_still_queued_ride_on_that_run(engine, 
         ).scalars()
         expected = {content_hash(t) for t in texts}
     assert {chunks[0][1] for chunks in vectors(engine, "menu_item").values()} == expected
+    monkeypatch.delenv("SENSOR_HOLD_SECONDS")
+    get_settings.cache_clear()
 
 
 def test_delete_of_each_content_type_removes_its_vectors(engine, instance):

@@ -59,9 +59,10 @@ def plan_runs(
     bulk_threshold: int,
     max_partitions_per_run: int,
 ) -> list[dg.RunRequest]:
-    """One run per partition for a handful of businesses; for a bulk change, runs over ranges of the
-    businesses partition (each spanning at most max_partitions_per_run keys). Businesses inside a
-    range that had no change cost one cheap diff query and no tokens."""
+    """Up to bulk_threshold changed businesses get a run each; more share runs over ranges of the
+    businesses partition, each spanning at most max_partitions_per_run keys. A run's process start-up
+    (seconds) costs far more than an unchanged business inside a range (one diff query, no tokens),
+    so under a stream of edits one run per tick keeps up where one run per business falls behind."""
     position = {key: i for i, key in enumerate(partition_order)}
     by_type: dict[str, dict[str, str]] = defaultdict(dict)
     for w in work:
@@ -71,30 +72,29 @@ def plan_runs(
     requests: list[dg.RunRequest] = []
     for ctype, markers in sorted(by_type.items()):
         asset = dg.AssetKey(content_type(ctype).embeddings_asset)
+        tags = {TRIGGER_TAG: trigger, WORKLOAD_TAG: "embedding_sync"}
         keys = sorted(markers, key=position.__getitem__)
         if len(keys) <= bulk_threshold:
-            requests.extend(
-                dg.RunRequest(
-                    run_key=f"{trigger}:{ctype}:{key}:{markers[key]}",
-                    partition_key=key,
-                    asset_selection=[asset],
-                    tags={TRIGGER_TAG: trigger, WORKLOAD_TAG: "embedding_sync"},
-                )
-                for key in keys
-            )
-            continue
-        for chunk in _span_chunks(keys, position, max_partitions_per_run):
+            chunks = [[key] for key in keys]
+        else:
+            chunks = _span_chunks(keys, position, max_partitions_per_run)
+        for chunk in chunks:
             start, end = chunk[0], chunk[-1]
+            if len(chunk) == 1:
+                requests.append(
+                    dg.RunRequest(
+                        run_key=f"{trigger}:{ctype}:{start}:{markers[start]}",
+                        partition_key=start,
+                        asset_selection=[asset],
+                        tags=tags,
+                    )
+                )
+                continue
             requests.append(
                 dg.RunRequest(
                     run_key=f"{trigger}:{ctype}:{start}-{end}:{_digest(chunk, markers)}",
                     asset_selection=[asset],
-                    tags={
-                        TRIGGER_TAG: trigger,
-                        WORKLOAD_TAG: "embedding_sync",
-                        RANGE_START_TAG: start,
-                        RANGE_END_TAG: end,
-                    },
+                    tags={**tags, RANGE_START_TAG: start, RANGE_END_TAG: end},
                 )
             )
     return requests
