@@ -233,6 +233,7 @@ def settings_in_effect(instance: Any) -> dict[str, Any]:
         "sensor_daemon_loop_seconds": sensor_daemon.MIN_INTERVAL_LOOP_TIME,  # hard-coded in Dagster
         "sensors": instance.get_settings("sensors"),
         "SENSOR_BULK_THRESHOLD": get_settings().sensor_bulk_threshold,
+        "SENSOR_HOLD_SECONDS": get_settings().sensor_hold_seconds,
         "run_coordinator": type(queue).__name__,
         "dequeue_interval_seconds": queue.dequeue_interval_seconds,
         "dequeue_use_threads": queue.dequeue_use_threads,

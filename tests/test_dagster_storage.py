@@ -76,3 +76,13 @@ def test_pooled_connections_survive_a_database_restart(shipped_instance):
 
     assert result.success
     assert _materialized(shipped_instance) == ["a", "b"]
+
+
+def test_a_table_created_later_is_seen(shipped_instance):
+    storage = shipped_instance.event_log_storage
+    assert storage.has_table("event_logs")
+    assert not storage.has_table("added_by_a_later_migration")
+    with storage._engine.connect() as conn:
+        conn.execute(sa.text("CREATE TABLE added_by_a_later_migration (id int)"))
+    # Existing tables are remembered; a missing one is asked for again.
+    assert storage.has_table("added_by_a_later_migration")
