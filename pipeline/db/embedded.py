@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -11,6 +12,11 @@ from pathlib import Path
 # fallback is fine); neither is useful to a person running the CLI or tests.
 logging.getLogger("pgserver").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+
+# pgserver's own lock is a file lock, which every thread of a process holds at once; threaded sensors
+# starting together then failed with "Unable to release an unaquired lock". One thread at a time.
+_start_lock = threading.Lock()
 
 
 def pgdata_dir(data_dir: Path) -> Path:
@@ -26,12 +32,13 @@ def ensure_embedded_server(data_dir: Path) -> str:
 
     pgdata = pgdata_dir(data_dir)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode=None)
-    # get_server() caches its handle per process; if the server stopped since (a restart, a crash),
-    # start it again rather than hand out the URL of a dead socket.
-    with server._lock:
-        server.ensure_postgres_running()
-    return server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+    with _start_lock:
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
+        # get_server() caches its handle per process; if the server stopped since (a restart, a crash),
+        # start it again rather than hand out the URL of a dead socket.
+        with server._lock:
+            server.ensure_postgres_running()
+        return server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 def stop_embedded_server(data_dir: Path) -> None:
