@@ -82,3 +82,40 @@ def test_model_change_reembeds_every_partition(engine, instance, standin):
     with engine.connect() as conn:
         models = conn.execute(sa.text("SELECT DISTINCT model, dimensions FROM content_embeddings")).all()
     assert models == [("text-embedding-3-small", 512)]
+
+
+def test_incomplete_chunks_of_a_long_row_are_completed_without_duplicates(engine, instance):
+    b = add_business(engine, "longread", menu=1, policies=0, faqs=0)
+    with engine.begin() as conn:
+        item = conn.execute(
+            sa.text("SELECT id FROM menu_items WHERE business_id = :b"), {"b": b}
+        ).scalar_one()
+        conn.execute(
+            sa.text("UPDATE menu_items SET description = :d WHERE id = :i"),
+            {"d": " ".join(f"ingredient{i % 500}" for i in range(6000)), "i": item},
+        )
+    driver = SensorDriver(instance)
+    driver.sync()
+    stored = vectors(engine, "menu_item")[("menu_item", item)]
+    assert len(stored) >= 2  # over the model's input limit: several chunks
+
+    embeds_before = _embeds_today(engine, item)
+    with engine.begin() as conn:  # one chunk lost, e.g. by a manual cleanup
+        conn.execute(
+            sa.text("DELETE FROM content_embeddings WHERE content_id = :i AND chunk_index = 1"), {"i": item}
+        )
+    assert _reconcile(instance, driver)
+
+    assert vectors(engine, "menu_item")[("menu_item", item)] == stored
+    assert _embeds_today(engine, item) == embeds_before + 1  # the repair is counted against the row
+
+
+def _embeds_today(engine, item: int) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text(
+                "SELECT embeds FROM row_embed_counts"
+                " WHERE day = current_date AND content_type = 'menu_item' AND content_id = :i"
+            ),
+            {"i": item},
+        ).scalar_one()

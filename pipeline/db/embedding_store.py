@@ -146,22 +146,29 @@ def write_vectors(
     model: str,
     dims: int,
     chunks: Sequence[ChunkVector],
+    *,
+    conflict_free: bool = False,
 ) -> None:
     """New vectors first, then the ones they supersede, in the caller's transaction: a reader sees the
-    old vector or the new one, never none."""
+    old vector or the new one, never none. `conflict_free`: the caller knows no stored chunk has the same
+    (content, hash, model, width), so the rows are copied straight into the table; otherwise they go
+    through a staging table and an upsert."""
     if not chunks:
         return
     use_vectors(conn)
     with conn.connection.driver_connection.cursor() as cur:
-        cur.execute(_CREATE_STAGE)
-        with cur.copy(f"COPY embedding_stage ({_STAGE_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+        if not conflict_free:
+            cur.execute(_CREATE_STAGE)
+        target = "content_embeddings" if conflict_free else "embedding_stage"
+        with cur.copy(f"COPY {target} ({_STAGE_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(list(_STAGE_TYPES))
             for c in chunks:
                 copy.write_row(
                     (business_id, content_type, c.content_id, c.chunk_index, c.chunk_count, c.content_hash,
                      model, dims, c.token_count, c.text, c.vector)
                 )  # fmt: skip
-    conn.execute(_UPSERT_FROM_STAGE)
+    if not conflict_free:
+        conn.execute(_UPSERT_FROM_STAGE)
     current = {c.content_id: c.content_hash for c in chunks}
     delete_superseded(conn, content_type, business_id, model, dims, current)
     clear_failures(conn, content_type, list(current))
@@ -255,12 +262,25 @@ def count_embeds(
     conn: Connection, content_type: str, business_id: int, rows: Sequence[tuple[int, int, Decimal]]
 ) -> None:
     """Add (content_id, tokens, cost) embeddings to today's per-row counters."""
+    if not rows:
+        return
+    ids, tokens, costs = zip(*rows, strict=True)
+    # One statement over arrays: a parameter set per row costs more client time than the upsert itself.
     conn.execute(
         sa.text(
             "INSERT INTO row_embed_counts (business_id, content_type, content_id, embeds, tokens, cost_usd)"
-            " VALUES (:b, :ct, :id, 1, :t, :c) ON CONFLICT (day, content_type, content_id) DO UPDATE SET"
+            " SELECT :b, :ct, r.id, 1, r.t, r.c"
+            " FROM unnest(CAST(:ids AS bigint[]), CAST(:tokens AS bigint[]), CAST(:costs AS numeric[]))"
+            " AS r(id, t, c)"
+            " ON CONFLICT (day, content_type, content_id) DO UPDATE SET"
             " embeds = row_embed_counts.embeds + 1, tokens = row_embed_counts.tokens + EXCLUDED.tokens,"
             " cost_usd = row_embed_counts.cost_usd + EXCLUDED.cost_usd"
         ),
-        [{"b": business_id, "ct": content_type, "id": cid, "t": t, "c": c} for cid, t, c in rows],
+        {
+            "b": business_id,
+            "ct": content_type,
+            "ids": list(ids),
+            "tokens": list(tokens),
+            "costs": list(costs),
+        },
     )

@@ -176,7 +176,13 @@ class PartitionSyncer:
                 ],
             )
             store.write_vectors(
-                conn, content_type, business_id, self.service.model, self.service.dimensions, rows
+                conn,
+                content_type,
+                business_id,
+                self.service.model,
+                self.service.dimensions,
+                rows,
+                conflict_free=not any(self._has_partial(snapshot, d.doc) for d in docs),
             )
         return SyncStats(
             embedded=len(docs),
@@ -184,6 +190,13 @@ class PartitionSyncer:
             tokens=batch.input_tokens,
             cost_usd=batch.cost_usd,
             requests=1,
+        )
+
+    def _has_partial(self, snapshot: store.PartitionSnapshot, doc: Document) -> bool:
+        """Are some chunks of this exact text already stored (an interrupted earlier write)?"""
+        target = (doc.content_hash, self.service.model, self.service.dimensions)
+        return any(
+            (g.content_hash, g.model, g.dimensions) == target for g in snapshot.stored.get(doc.content_id, ())
         )
 
     def _fail(
