@@ -19,6 +19,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import uuid
@@ -641,3 +642,31 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
     value = fn()
     return time.perf_counter() - started, value
+
+
+@contextlib.contextmanager
+def index_build_watch(engine: sa.Engine, every: float = 0.1) -> Iterator[dict[str, float]]:
+    """Seconds from entry to the first and the last sighting of a CREATE INDEX in progress on the server
+    (pg_stat_progress_create_index, sampled every `every` s): splits a sync into loading and index build."""
+    seen: dict[str, float] = {}
+    stop = threading.Event()
+    started = time.perf_counter()
+
+    def poll() -> None:
+        with engine.connect() as conn:
+            while not stop.wait(every):
+                busy = conn.execute(
+                    sa.text("SELECT count(*) FROM pg_stat_progress_create_index")
+                ).scalar_one()
+                conn.commit()
+                if busy:
+                    seen.setdefault("first", time.perf_counter() - started)
+                    seen["last"] = time.perf_counter() - started
+
+    watcher = threading.Thread(target=poll, name="index-build-watch", daemon=True)
+    watcher.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        watcher.join()

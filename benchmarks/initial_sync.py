@@ -2,10 +2,11 @@
 real change sensor and embedding assets (in-process Dagster) against the OpenAI stand-in.
 
 Default mode (stand-in latency 0 ms): the reference, measured in the same run, is the fastest raw way to
-put the same number of random 1536-d vectors into a table indexed exactly like content_embeddings
-(every index, the HNSW expression index included): (a) binary COPY into the indexed table, (b) binary
-COPY into an unindexed table, then CREATE INDEX for each; the faster counts. Target: pipeline rows/s
->= 0.8 x reference rows/s.
+put the vectors the pipeline stored into a table indexed exactly like content_embeddings (every index,
+the HNSW expression index included): (a) binary COPY into the indexed table, (b) binary COPY into an
+unindexed table, then CREATE INDEX for each; the faster counts. Target: pipeline rows/s >= 0.8 x
+reference rows/s. The pipeline's time is also split into loading and index build (sampled from
+pg_stat_progress_create_index).
 
 --latency-ms > 0: the reference is the ceiling the provider settings allow for the requests the
 pipeline made: min(OPENAI_MAX_CONCURRENCY / latency, OPENAI_RPM / 60, OPENAI_TPM / 60 / tokens per
@@ -43,7 +44,8 @@ def pipeline_sync(engine: sa.Engine, driver: c.SensorDriver, rows: int) -> dict[
     mark = c.ledger_mark(engine)
     ticks_before, runs_before = len(driver.tick_seconds), driver.runs
     steps_before = dict(driver.step_seconds)
-    seconds, _ = c.timed(lambda: driver.sync(max_ticks=50))
+    with c.index_build_watch(engine) as build:
+        seconds, _ = c.timed(lambda: driver.sync(max_ticks=50))
     ledger = c.ledger_since(engine, mark, "embedding_sync")
     with engine.connect() as conn:
         vectors = conn.execute(
@@ -58,6 +60,9 @@ def pipeline_sync(engine: sa.Engine, driver: c.SensorDriver, rows: int) -> dict[
         "rows": rows,
         "seconds": c.r(ready, 3),
         "rows_per_s": c.r(rows / ready, 1) if rows else None,
+        # A bulk load writes without the HNSW index and builds it once at the end: the two phases.
+        "loading_seconds": c.r(build.get("first", ready), 3),
+        "index_build_seconds": c.r(build["last"] - build["first"], 3) if build else 0.0,
         "whole_run_seconds_with_checks": c.r(seconds, 3),
         "whole_run_rows_per_s": c.r(rows / seconds, 1) if rows else None,
         "ticks": len(driver.tick_seconds) - ticks_before,
@@ -186,6 +191,8 @@ def provider_ceiling(sync: dict[str, Any], latency: float) -> dict[str, Any]:
             "tpm": c.r(tpm / 60 * sync["rows"] / max(tokens, 1), 1),
         },
         "pipeline_mean_requests_in_flight": c.r(sync["provider_call_seconds_total"] / sync["seconds"], 2),
+        # The ceiling has no index build in it: how close the loading phase alone comes.
+        "pipeline_loading_phase_ratio": c.r(seconds / sync["loading_seconds"]),
     }
 
 
@@ -222,7 +229,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     if latency == 0:
         name = "initial_sync"
         label = "pipeline rows/s to vectors searchable with the index built / fastest raw load rows/s"
-        # Diagnostic only: the pipeline writes into the live HNSW index, so (a) is its like-for-like floor.
+        # Diagnostic only: (a) is what writing into the live HNSW index would cost.
         if "copy_into_indexed_seconds" in reference:
             reference["pipeline_vs_copy_into_indexed"] = c.r(
                 reference["copy_into_indexed_seconds"] / sync["seconds"]

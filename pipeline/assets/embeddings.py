@@ -41,7 +41,6 @@ def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         settings = get_settings()
         service = openai.embedding_service()
-        syncer = PartitionSyncer(database.engine, service, settings, run_id=context.run.run_id)
         totals = SyncStats()
         keys = context.partition_keys
         # A ranged run syncs several businesses side by side, so small tenants (one request each) still
@@ -49,8 +48,10 @@ def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
         workers = min(len(keys), settings.openai_max_concurrency)
         with (
             vector_index_for_load(database.engine, service.dimensions, settings) as index,
+            ThreadPoolExecutor(settings.openai_max_concurrency, thread_name_prefix="embed") as requests,
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="partition") as pool,
         ):
+            syncer = PartitionSyncer(database.engine, service, settings, requests, run_id=context.run.run_id)
             futures = {key: pool.submit(syncer.sync, ct, business_id_of(key)) for key in keys}
             for key, future in futures.items():
                 try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -154,11 +155,16 @@ def parse_request(body: dict[str, Any], poison: Iterable[str]) -> EmbeddingReque
     return EmbeddingRequest(model, inputs, dimensions, encoding_format, sum(counts))
 
 
-def response(request: EmbeddingRequest, *, drop_last: bool = False) -> dict[str, Any]:
-    data = []
+def response(request: EmbeddingRequest, *, drop_last: bool = False) -> bytes:
+    """The JSON body. Assembled by hand: json.dumps scans every character of every base64 string, which
+    cost the stand-in more than computing the vectors."""
+    items = []
     for index, item in enumerate(request.inputs[:-1] if drop_last else request.inputs):
         vector = embed_array(item, request.dimensions)
-        encoded = to_base64(vector) if request.encoding_format == "base64" else vector.tolist()
-        data.append({"object": "embedding", "index": index, "embedding": encoded})
+        encoded = (
+            f'"{to_base64(vector)}"' if request.encoding_format == "base64" else json.dumps(vector.tolist())
+        )
+        items.append(f'{{"object": "embedding", "index": {index}, "embedding": {encoded}}}')
     usage = {"prompt_tokens": request.prompt_tokens, "total_tokens": request.prompt_tokens}
-    return {"object": "list", "data": data, "model": request.model, "usage": usage}
+    head = f'{{"object": "list", "data": [{", ".join(items)}], '
+    return (head + f'"model": {json.dumps(request.model)}, "usage": {json.dumps(usage)}}}').encode()

@@ -248,14 +248,13 @@ class StandinServer:
         if not isinstance(body, dict):
             raise ApiError(400, BAD_JSON_MESSAGE)
 
-        result: dict[str, Any]
         if path == EMBEDDINGS:
             request = embedder.parse_request(body, poison)
             self._window.admit(request.prompt_tokens, time.time(), request.model)
             wrong_count = fault is not None and fault.kind == "wrong_count"
-            result = embedder.response(request, drop_last=wrong_count)
-        else:
-            chat_request = chat.parse_request(body)
-            self._window.admit(chat_request.prompt_tokens, time.time(), chat_request.model)
-            result = chat.response(chat_request, fault=fault.kind if fault is not None else None)
-        return json.dumps(result).encode()
+            return embedder.response(request, drop_last=wrong_count)
+        chat_request = chat.parse_request(body)
+        self._window.admit(chat_request.prompt_tokens, time.time(), chat_request.model)
+        return json.dumps(
+            chat.response(chat_request, fault=fault.kind if fault is not None else None)
+        ).encode()

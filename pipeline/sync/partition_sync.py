@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +46,9 @@ class PartitionSyncer:
     engine: Engine
     service: EmbeddingService
     settings: Settings
+    # Shared by every partition the run syncs: it bounds the requests in flight, and the database
+    # connections they hold, per process (per-partition pools multiplied both and exhausted the pool).
+    request_pool: Executor
     run_id: str | None = None
 
     def sync(self, content_type: ContentType, business_id: int) -> SyncStats:
@@ -121,14 +124,18 @@ class PartitionSyncer:
         )
         if not requests:
             return stats
-        workers = min(self.settings.openai_max_concurrency, len(requests))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="embed") as pool:
-            futures = [
-                pool.submit(self._embed_request, content_type, business_id, [p.item for p in r], snapshot)
-                for r in requests
-            ]
+        futures = [
+            self.request_pool.submit(
+                self._embed_request, content_type, business_id, [p.item for p in r], snapshot
+            )
+            for r in requests
+        ]
+        try:
             for future in futures:
                 stats.merge(future.result())  # a fatal provider error propagates from here
+        finally:
+            for future in futures:
+                future.cancel()  # after a failure, this partition's queued requests are not sent
         return stats
 
     def _embed_request(
