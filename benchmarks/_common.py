@@ -274,12 +274,13 @@ def dagster_instance(engine: sa.Engine) -> Iterator[Any]:
 
 
 def _serve_standin(
-    latency: float, rpm_limit: int | None, tpm_limit: int | None, ports: Any, stop: Any
+    latency: float, rpm_limit: int | None, tpm_limit: int | None, dense: bool, ports: Any, stop: Any
 ) -> None:
     from pipeline.openai_standin import StandinServer
 
     server = StandinServer(rpm_limit=rpm_limit, tpm_limit=tpm_limit).start()
     server.latency = latency
+    server.dense_vectors = dense
     ports.put(server.port)
     stop.wait()
     server.stop()
@@ -291,12 +292,14 @@ def standin(
     rpm_limit: int | None = None,
     tpm_limit: int | None = None,
     own_process: bool = False,
+    dense_vectors: bool = False,
 ) -> Iterator[Any]:
     """The project's OpenAI stand-in on loopback, with OPENAI_API_KEY/OPENAI_BASE_URL pointing at it.
 
     `own_process`: serve from a separate process, as a remote provider would, so that computing and
     encoding the vectors does not compete for this process's GIL (the stand-in is then not inspectable,
-    and None is yielded)."""
+    and None is yielded). `dense_vectors`: vectors with every component set, as OpenAI's are, for
+    benchmarks that store and index them (see embedder.embed_array)."""
     from pipeline.openai_standin import StandinServer
 
     saved = {k: os.environ.get(k) for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
@@ -304,7 +307,9 @@ def standin(
         ctx = multiprocessing.get_context("spawn")
         ports, stop = ctx.Queue(), ctx.Event()
         proc = ctx.Process(
-            target=_serve_standin, args=(latency, rpm_limit, tpm_limit, ports, stop), daemon=True
+            target=_serve_standin,
+            args=(latency, rpm_limit, tpm_limit, dense_vectors, ports, stop),
+            daemon=True,
         )
         proc.start()
         try:
@@ -323,6 +328,7 @@ def standin(
     server.start()
     try:
         server.latency = latency
+        server.dense_vectors = dense_vectors
         set_env(OPENAI_API_KEY=DUMMY_API_KEY, OPENAI_BASE_URL=server.base_url)
         yield server
     finally:

@@ -46,7 +46,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     # the rate limiter (which would flatter the ratio).
     with (
         c.bench_database(**initial_sync.UNLIMITED_ACCOUNT) as engine,
-        c.standin(own_process=True),
+        c.standin(own_process=True, dense_vectors=True),
         c.dagster_instance(engine) as instance,
     ):
         initial_sync.load(engine, args.rows, args.businesses, args.seed)

@@ -209,7 +209,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     unlimited = UNLIMITED_ACCOUNT if latency == 0 else {}
     with (
         c.bench_database(**unlimited) as engine,
-        c.standin(latency=latency, own_process=True),
+        c.standin(latency=latency, own_process=True, dense_vectors=True),
         c.dagster_instance(engine) as instance,
     ):
         load(engine, args.rows, args.businesses, args.seed)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import openai
 import pytest
 from pydantic import BaseModel, ConfigDict
@@ -86,6 +87,25 @@ def test_similar_texts_score_higher_than_unrelated_ones(client: openai.OpenAI) -
         ],
     )
     assert _cosine(query, similar) > 0.3
+    assert _cosine(query, similar) > _cosine(query, unrelated) + 0.2
+
+
+def test_dense_vectors_fill_every_dimension_and_keep_similar_texts_near(
+    client: openai.OpenAI, server: StandinServer
+) -> None:
+    texts = [
+        "grilled salmon with lemon butter",
+        "salmon grilled with lemon and butter",
+        "late checkout policy",
+    ]
+    sparse = _embed(client, texts)
+    server.dense_vectors = True  # what the storage benchmarks use: OpenAI's vectors have no zero components
+    query, similar, unrelated = dense = _embed(client, texts)
+
+    assert all(np.count_nonzero(v) < 100 for v in sparse)
+    assert all(np.count_nonzero(v) == len(v) for v in dense)
+    assert all(abs(np.linalg.norm(v) - 1) < 1e-5 for v in dense)
+    assert dense[0] == _embed(client, texts[:1])[0]  # still deterministic
     assert _cosine(query, similar) > _cosine(query, unrelated) + 0.2
 
 

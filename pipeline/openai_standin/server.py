@@ -97,6 +97,7 @@ class StandinServer:
         self.host = host
         self.port = port
         self.latency = 0.0
+        self.dense_vectors = False  # see embedder.embed_array
         self._window = RateWindow(rpm_limit, tpm_limit)
         self._lock = threading.Lock()
         self._faults: deque[Fault] = deque()
@@ -169,6 +170,7 @@ class StandinServer:
             self._poison.clear()
             self._requests.clear()
             self.latency = 0.0
+            self.dense_vectors = False
         self._window.clear()
 
     @property
@@ -252,7 +254,7 @@ class StandinServer:
             request = embedder.parse_request(body, poison)
             self._window.admit(request.prompt_tokens, time.time(), request.model)
             wrong_count = fault is not None and fault.kind == "wrong_count"
-            return embedder.response(request, drop_last=wrong_count)
+            return embedder.response(request, drop_last=wrong_count, dense=self.dense_vectors)
         chat_request = chat.parse_request(body)
         self._window.admit(chat_request.prompt_tokens, time.time(), chat_request.model)
         return json.dumps(
