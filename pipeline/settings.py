@@ -46,6 +46,13 @@ class Settings(BaseSettings):
         default="1GB", pattern=r"^\d+\s*(kB|MB|GB)$", alias="VECTOR_INDEX_BUILD_MEMORY"
     )
     vector_index_build_workers: int = Field(default=2, ge=0, le=64, alias="VECTOR_INDEX_BUILD_WORKERS")
+    # Vectors per second this database inserts into a live HNSW index. When the account's rate limits admit
+    # a bulk load's rows no faster, the index stays live: its inserts overlap the waits for the limiter, and
+    # a build afterwards would only add time. 0: always defer large loads. Measure yours with
+    # `benchmarks.initial_sync --latency-ms 200` (2 cores kept up with 450 a second into 100k vectors).
+    vector_index_live_rows_per_second: int = Field(
+        default=500, ge=0, alias="VECTOR_INDEX_LIVE_ROWS_PER_SECOND"
+    )
 
     # Sensor behaviour.
     sensor_interval_seconds: int = Field(default=2, ge=1, alias="SENSOR_INTERVAL_SECONDS")

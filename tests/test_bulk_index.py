@@ -32,6 +32,7 @@ def small_bulk_threshold(monkeypatch):
     from pipeline.settings import get_settings
 
     monkeypatch.setenv("VECTOR_INDEX_DEFER_MIN_ROWS", "5")
+    monkeypatch.setenv("VECTOR_INDEX_LIVE_ROWS_PER_SECOND", "0")  # as if the limits admitted any rate
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -42,6 +43,38 @@ def test_defer_only_for_a_large_load_that_dominates_the_index():
     assert should_defer(queued=5000, indexed=10_000, min_rows=2000)
     assert not should_defer(queued=5000, indexed=10_001, min_rows=2000)  # re-inserting 10k to add 5k
     assert not should_defer(queued=1999, indexed=0, min_rows=2000)  # small: live inserts are cheap
+
+
+def test_a_load_the_rate_limits_hold_below_live_insert_speed_keeps_the_index():
+    assert not should_defer(5000, 0, 2000, admitted_rows_per_second=450, live_rows_per_second=500)
+    assert should_defer(5000, 0, 2000, admitted_rows_per_second=2250, live_rows_per_second=500)
+    assert should_defer(5000, 0, 2000, admitted_rows_per_second=None, live_rows_per_second=500)  # unknown
+
+
+def test_admitted_rate_follows_the_binding_limit():
+    from pipeline.settings import Settings
+    from pipeline.sync.vector_index import admitted_rows_per_second
+
+    # 1M tokens/min, ~37 tokens a row (148 bytes): ~450 rows/s, as the 200 ms benchmark's ceiling.
+    default = Settings(OPENAI_TPM=1_000_000, OPENAI_RPM=3000)
+    assert admitted_rows_per_second(default, 148) == pytest.approx(1_000_000 / 60 / 37)
+    # RPM binds when requests may carry only one input each.
+    one_per_request = Settings(OPENAI_TPM=1_000_000, OPENAI_RPM=60, EMBEDDING_MAX_INPUTS=1)
+    assert admitted_rows_per_second(one_per_request, 148) == pytest.approx(1.0)
+
+
+def test_rate_bound_bulk_load_keeps_the_index_live(engine, instance, small_bulk_threshold, monkeypatch):
+    from pipeline.settings import get_settings
+
+    monkeypatch.setenv("VECTOR_INDEX_LIVE_ROWS_PER_SECOND", str(10**9))  # the database outpaces the limits
+    get_settings.cache_clear()
+    add_business(engine, "rate-bound", menu=8, policies=0, faqs=0)
+
+    results = SensorDriver(instance).sync()
+
+    assert _index_modes(results) == ["live"]
+    assert _index_exists(engine)
+    assert len(vectors(engine, "menu_item")) == 8
 
 
 def test_build_waits_for_the_backlog_unless_it_is_stuck():

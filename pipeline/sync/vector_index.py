@@ -4,7 +4,9 @@ it once when the backlog has drained.
 Inserting into HNSW costs a graph search per vector; building the graph from scratch with enough
 `maintenance_work_mem` and parallel workers is several times faster per row. So when the queued work is
 large and not small next to what is already indexed, the index is dropped, loaders write into the plain
-table, and the last loader to finish builds it. Searches stay correct meanwhile (exact scans).
+table, and the last loader to finish builds it. Searches stay correct meanwhile (exact scans). Unless
+the account's rate limits are what bound the load: when they admit rows no faster than live inserts keep
+up (`VECTOR_INDEX_LIVE_ROWS_PER_SECOND`), the inserts overlap the waits and the index stays live.
 
 Coordination is by an advisory lock per vector width: deferred loaders hold it shared while they write,
 and the index is built only under the exclusive lock, so it is never built under a running load. If a
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from pipeline.db.change_queue import backlog
+from pipeline.db.change_queue import backlog, queued_text_bytes
 from pipeline.db.vectors import count_vectors, drop_vector_index, ensure_vector_index, vector_index_exists
 from pipeline.settings import Settings
 
@@ -30,10 +32,32 @@ log = logging.getLogger(__name__)
 _INDEX_LOCK_CLASS = 7_316_004
 
 
-def should_defer(queued: int, indexed: int, min_rows: int) -> bool:
+# English text runs about 4 UTF-8 bytes per cl100k token; a strategy choice needs no exact count.
+_BYTES_PER_TOKEN = 4.0
+
+
+def should_defer(
+    queued: int,
+    indexed: int,
+    min_rows: int,
+    admitted_rows_per_second: float | None = None,
+    live_rows_per_second: float = 0,
+) -> bool:
     """Drop the index for this load? Only for a large load that at least half-doubles the index: rebuilding
-    re-inserts what is already indexed, which only pays when the new rows dominate."""
-    return queued >= min_rows and 2 * queued >= indexed
+    re-inserts what is already indexed, which only pays when the new rows dominate. And not when the
+    account's limits admit rows no faster than live inserts keep up: the inserts then fit in the waits."""
+    if queued < min_rows or 2 * queued < indexed:
+        return False
+    rate_bound = admitted_rows_per_second is not None and admitted_rows_per_second <= live_rows_per_second
+    return not rate_bound
+
+
+def admitted_rows_per_second(settings: Settings, text_bytes_per_row: float) -> float:
+    """The most rows per second the account's limits let an embedding load send."""
+    tokens_per_row = max(text_bytes_per_row / _BYTES_PER_TOKEN, 1.0)
+    by_tpm = settings.openai_tpm / 60 / tokens_per_row
+    by_rpm = settings.openai_rpm / 60 * settings.embedding_max_inputs_per_request
+    return min(by_tpm, by_rpm)
 
 
 def should_build(queued: int, oldest_age_seconds: float | None, min_rows: int, stuck_seconds: float) -> bool:
@@ -72,8 +96,20 @@ def _defer(engine: Engine, dims: int, settings: Settings) -> bool:
         queued, _ = backlog(conn)
         if queued < min_rows or not vector_index_exists(conn, dims):
             return False
-        if not should_defer(queued, count_vectors(conn, dims), min_rows):
+        indexed = count_vectors(conn, dims)
+        if not should_defer(queued, indexed, min_rows):
             return False
+        text_bytes = queued_text_bytes(conn)
+    admitted = admitted_rows_per_second(settings, text_bytes) if text_bytes is not None else None
+    if not should_defer(queued, indexed, min_rows, admitted, settings.vector_index_live_rows_per_second):
+        log.info(
+            "bulk load of %d queued changes: the rate limits admit ~%.0f rows/s, which live HNSW inserts "
+            "keep up with (VECTOR_INDEX_LIVE_ROWS_PER_SECOND %d); the index stays live",
+            queued,
+            admitted or 0,
+            settings.vector_index_live_rows_per_second,
+        )
+        return False
     if not drop_vector_index(engine, dims):
         return False
     log.info("bulk load of %d queued changes: HNSW index dropped, to be built once at the end", queued)
