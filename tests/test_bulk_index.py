@@ -55,12 +55,12 @@ def test_admitted_rate_follows_the_binding_limit():
     from pipeline.settings import Settings
     from pipeline.sync.vector_index import admitted_rows_per_second
 
-    # 1M tokens/min, ~37 tokens a row (148 bytes): ~450 rows/s, as the 200 ms benchmark's ceiling.
+    # 1M tokens/min, 37 tokens a row: ~450 rows/s, the 200 ms benchmark's ceiling.
     default = Settings(OPENAI_TPM=1_000_000, OPENAI_RPM=3000)
-    assert admitted_rows_per_second(default, 148) == pytest.approx(1_000_000 / 60 / 37)
+    assert admitted_rows_per_second(default, 37) == pytest.approx(1_000_000 / 60 / 37)
     # RPM binds when requests may carry only one input each.
     one_per_request = Settings(OPENAI_TPM=1_000_000, OPENAI_RPM=60, EMBEDDING_MAX_INPUTS=1)
-    assert admitted_rows_per_second(one_per_request, 148) == pytest.approx(1.0)
+    assert admitted_rows_per_second(one_per_request, 37) == pytest.approx(1.0)
 
 
 def test_rate_bound_bulk_load_keeps_the_index_live(engine, instance, small_bulk_threshold, monkeypatch):

@@ -82,19 +82,19 @@ def backlog(conn: Connection) -> tuple[int, float | None]:
     return int(row[0]), (float(row[1]) if row[1] is not None else None)
 
 
-def queued_text_bytes(conn: Connection, sample: int = 1000) -> float | None:
-    """Mean UTF-8 size of the current text of the oldest queued rows (None if none has text): what a bulk
-    load will send, per row, without reading the whole backlog."""
-    mean = conn.execute(
-        sa.text(
-            "SELECT avg(octet_length(d.body)) FROM"
-            " (SELECT DISTINCT content_type, content_id FROM"
-            "   (SELECT content_type, content_id FROM content_changes ORDER BY seq LIMIT :n) oldest) c"
-            " JOIN content_documents d USING (content_type, content_id) WHERE d.body <> ''"
-        ),
-        {"n": sample},
-    ).scalar_one_or_none()
-    return float(mean) if mean is not None else None
+def sample_queued_texts(conn: Connection, sample: int = 200) -> list[str]:
+    """The current text of the oldest queued rows: what a bulk load will send, without reading it all."""
+    return list(
+        conn.execute(
+            sa.text(
+                "SELECT d.body FROM"
+                " (SELECT DISTINCT content_type, content_id FROM"
+                "   (SELECT content_type, content_id FROM content_changes ORDER BY seq LIMIT :n) oldest) c"
+                " JOIN content_documents d USING (content_type, content_id) WHERE d.body <> ''"
+            ),
+            {"n": sample},
+        ).scalars()
+    )
 
 
 def business_ids(conn: Connection) -> list[int]:

@@ -23,17 +23,14 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from pipeline.db.change_queue import backlog, queued_text_bytes
+from pipeline.db.change_queue import backlog, sample_queued_texts
 from pipeline.db.vectors import count_vectors, drop_vector_index, ensure_vector_index, vector_index_exists
+from pipeline.lib.tokens import count_tokens
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
 _INDEX_LOCK_CLASS = 7_316_004
-
-
-# English text runs about 4 UTF-8 bytes per cl100k token; a strategy choice needs no exact count.
-_BYTES_PER_TOKEN = 4.0
 
 
 def should_defer(
@@ -52,10 +49,9 @@ def should_defer(
     return not rate_bound
 
 
-def admitted_rows_per_second(settings: Settings, text_bytes_per_row: float) -> float:
+def admitted_rows_per_second(settings: Settings, tokens_per_row: float) -> float:
     """The most rows per second the account's limits let an embedding load send."""
-    tokens_per_row = max(text_bytes_per_row / _BYTES_PER_TOKEN, 1.0)
-    by_tpm = settings.openai_tpm / 60 / tokens_per_row
+    by_tpm = settings.openai_tpm / 60 / max(tokens_per_row, 1.0)
     by_rpm = settings.openai_rpm / 60 * settings.embedding_max_inputs_per_request
     return min(by_tpm, by_rpm)
 
@@ -99,8 +95,9 @@ def _defer(engine: Engine, dims: int, settings: Settings) -> bool:
         indexed = count_vectors(conn, dims)
         if not should_defer(queued, indexed, min_rows):
             return False
-        text_bytes = queued_text_bytes(conn)
-    admitted = admitted_rows_per_second(settings, text_bytes) if text_bytes is not None else None
+        texts = sample_queued_texts(conn)
+    tokens = [count_tokens(t, settings.embedding_model) for t in texts]
+    admitted = admitted_rows_per_second(settings, sum(tokens) / len(tokens)) if tokens else None
     if not should_defer(queued, indexed, min_rows, admitted, settings.vector_index_live_rows_per_second):
         log.info(
             "bulk load of %d queued changes: the rate limits admit ~%.0f rows/s, which live HNSW inserts "
