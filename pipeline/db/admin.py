@@ -104,17 +104,17 @@ def write_shadow(
     dims: int,
     chunks: list[Any],
 ) -> None:
-    from pipeline.db.embedding_store import chunk_params
-    from pipeline.db.vectors import use_vectors
+    from pipeline.db.embedding_store import copy_chunks
 
-    use_vectors(conn)
-    conn.execute(
-        sa.text(
-            "INSERT INTO content_embeddings_shadow (regeneration_id, business_id, content_type, content_id, chunk_index,"
-            " chunk_count, content_hash, model, dimensions, token_count, chunk_text, embedding)"
-            " VALUES (:r, :b, :ct, :id, :ci, :cc, :h, :m, :d, :tok, :txt, :v)"
-        ),
-        [{**p, "r": regeneration_id} for p in chunk_params(business_id, content_type, model, dims, chunks)],
+    copy_chunks(
+        conn,
+        "content_embeddings_shadow",
+        business_id,
+        content_type,
+        model,
+        dims,
+        chunks,
+        regeneration_id=regeneration_id,
     )
 
 

@@ -95,7 +95,7 @@ _STAGE_COLUMNS = (
     " token_count, chunk_text, embedding"
 )
 _STAGE_TYPES = ("int8", "text", "int8", "int4", "int4", "text", "text", "int4", "int4", "text", "vector")
-_CREATE_STAGE = (
+_CREATE_STAGE = sa.text(
     "CREATE TEMP TABLE IF NOT EXISTS embedding_stage ("
     " business_id bigint, content_type text, content_id bigint, chunk_index integer, chunk_count integer,"
     " content_hash text, model text, dimensions integer, token_count integer, chunk_text text, embedding vector"
@@ -117,26 +117,30 @@ _DELETE_SUPERSEDED = sa.text(
 )
 
 
-def chunk_params(
-    business_id: int, content_type: str, model: str, dims: int, chunks: Sequence[ChunkVector]
-) -> list[dict[str, object]]:
-    """Bind parameters for inserting chunks into content_embeddings or its shadow table."""
-    return [
-        {
-            "b": business_id,
-            "ct": content_type,
-            "id": c.content_id,
-            "ci": c.chunk_index,
-            "cc": c.chunk_count,
-            "h": c.content_hash,
-            "m": model,
-            "d": dims,
-            "tok": c.token_count,
-            "txt": c.text,
-            "v": c.vector,
-        }
-        for c in chunks
-    ]
+def copy_chunks(
+    conn: Connection,
+    table: str,
+    business_id: int,
+    content_type: str,
+    model: str,
+    dims: int,
+    chunks: Sequence[ChunkVector],
+    *,
+    regeneration_id: int | None = None,
+) -> None:
+    """Binary COPY of chunk rows into content_embeddings, the staging table or (with `regeneration_id`)
+    the shadow table, in the caller's transaction."""
+    lead: tuple[int, ...] = () if regeneration_id is None else (regeneration_id,)
+    columns = _STAGE_COLUMNS if regeneration_id is None else f"regeneration_id, {_STAGE_COLUMNS}"
+    use_vectors(conn)
+    sql = f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
+    with conn.connection.driver_connection.cursor() as cur, cur.copy(sql) as copy:
+        copy.set_types(["int8"] * len(lead) + list(_STAGE_TYPES))
+        for c in chunks:
+            copy.write_row(
+                (*lead, business_id, content_type, c.content_id, c.chunk_index, c.chunk_count,
+                 c.content_hash, model, dims, c.token_count, c.text, c.vector)
+            )  # fmt: skip
 
 
 def write_vectors(
@@ -155,19 +159,11 @@ def write_vectors(
     through a staging table and an upsert."""
     if not chunks:
         return
-    use_vectors(conn)
-    with conn.connection.driver_connection.cursor() as cur:
-        if not conflict_free:
-            cur.execute(_CREATE_STAGE)
-        target = "content_embeddings" if conflict_free else "embedding_stage"
-        with cur.copy(f"COPY {target} ({_STAGE_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(list(_STAGE_TYPES))
-            for c in chunks:
-                copy.write_row(
-                    (business_id, content_type, c.content_id, c.chunk_index, c.chunk_count, c.content_hash,
-                     model, dims, c.token_count, c.text, c.vector)
-                )  # fmt: skip
-    if not conflict_free:
+    if conflict_free:
+        copy_chunks(conn, "content_embeddings", business_id, content_type, model, dims, chunks)
+    else:
+        conn.execute(_CREATE_STAGE)
+        copy_chunks(conn, "embedding_stage", business_id, content_type, model, dims, chunks)
         conn.execute(_UPSERT_FROM_STAGE)
     current = {c.content_id: c.content_hash for c in chunks}
     delete_superseded(conn, content_type, business_id, model, dims, current)
