@@ -51,3 +51,55 @@ def test_server_conf_is_rewritten_only_when_it_changes(tmp_path):
     main = (tmp_path / "postgresql.conf").read_text()
     assert main.startswith("port = 5432\n") and main.count("include_if_exists = 'pipeline.conf'") == 1
     assert "shared_buffers = '2048MB'" in (tmp_path / "pipeline.conf").read_text()
+
+
+def _vector_install(root, version: str, library: bytes):
+    from pipeline.db.portable_pgvector import VectorInstall
+
+    (root / "lib").mkdir(parents=True)
+    (root / "ext").mkdir()
+    (root / "lib/vector.so").write_bytes(library)
+    (root / "ext/vector.control").write_text(f"default_version = '{version}'\n")
+    (root / f"ext/vector--{version}.sql").write_text(f"-- {version}\n")
+    return VectorInstall(root / "lib/vector.so", root / "ext")
+
+
+def test_the_portable_pgvector_build_replaces_the_bundled_one_once(tmp_path):
+    from pipeline.db.portable_pgvector import install_portable_vector
+
+    bundled = _vector_install(tmp_path / "bundled", "0.8.2", b"built with -march=native")
+    portable = _vector_install(tmp_path / "portable", "0.8.6", b"built with OPTFLAGS=''")
+
+    assert install_portable_vector(portable, bundled) is True
+    assert bundled.library.read_bytes() == b"built with OPTFLAGS=''"
+    assert bundled.version() == "0.8.6"
+    # The older scripts stay: databases created with them keep working with the new library.
+    assert {p.name for p in bundled.scripts()} == {"vector.control", "vector--0.8.2.sql", "vector--0.8.6.sql"}
+    assert install_portable_vector(portable, bundled) is False
+    assert install_portable_vector(None, bundled) is False  # no portable build on this platform
+
+
+@pytest.mark.skipif("DATABASE_URL_IS_EXTERNAL" in os.environ, reason="tests the embedded server")
+def test_the_embedded_server_builds_an_hnsw_index_on_this_cpu(engine):
+    """The bundled vector.so died with SIGILL on CPUs without AVX-512; the portable one must not."""
+    import sqlalchemy as sa
+
+    from pipeline.db.portable_pgvector import pgserver_install, portable_install
+
+    expected = portable_install()
+    if expected is not None:
+        assert pgserver_install().library.read_bytes() == expected.library.read_bytes()
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TEMP TABLE cpu_probe (id int, v vector(64))"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO cpu_probe SELECT g, (SELECT array_agg(sin(g * i))::vector"
+                " FROM generate_series(1, 64) i) FROM generate_series(1, 500) g"
+            )
+        )
+        conn.execute(sa.text("CREATE INDEX ON cpu_probe USING hnsw (v vector_cosine_ops)"))
+        conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        nearest = conn.execute(
+            sa.text("SELECT id FROM cpu_probe ORDER BY v <=> (SELECT v FROM cpu_probe WHERE id = 7) LIMIT 1")
+        ).scalar_one()
+    assert nearest == 7

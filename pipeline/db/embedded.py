@@ -32,9 +32,12 @@ def ensure_embedded_server(data_dir: Path) -> str:
     """
     import pgserver
 
+    from pipeline.db.portable_pgvector import ensure_portable_pgvector
+
     pgdata = pgdata_dir(data_dir)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     with _start_lock:
+        ensure_portable_pgvector()
         server = pgserver.get_server(pgdata, cleanup_mode=None)
         # get_server() caches its handle per process; if the server stopped since (a restart, a crash),
         # start it again rather than hand out the URL of a dead socket.
