@@ -16,7 +16,8 @@ TEST_API_KEY = "sk-test-SECRET-0123456789abcdef"
 _TABLES = (
     "content_changes, content_embeddings, embedding_failures, usage_ledger, api_rate_limits,"
     " menu_items, policies, faqs, businesses, glossary_terms, column_batch_operations, column_batch_rows,"
-    " column_batch_batches, spend_counters, emergency_stop_audit, usage_daily, budgets, alerts, admin_actions"
+    " column_batch_batches, spend_counters, emergency_stop_audit, usage_daily, budgets, alerts, admin_actions,"
+    " synced_rows"
 )
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline.db.embedding_store import FailureState, PartitionSnapshot, StoredGroup
+from pipeline.db.partition_snapshot import FailureState, PartitionSnapshot, QueueState, StoredGroup
 from pipeline.lib.backoff import parse_duration, retry_delay, server_requested_delay
 from pipeline.lib.chunking import CHUNK_TOKEN_BUDGET, chunk_text, clean_text, content_hash
 from pipeline.lib.packing import Packable, pack
@@ -15,6 +15,7 @@ from pipeline.lib.pricing import ModelPrice, PriceBook, UnknownModelPriceError, 
 from pipeline.lib.tokens import count_tokens
 from pipeline.sensors.run_planning import PartitionWork, coalesce, pending_coverage, plan_runs
 from pipeline.sync.plan import next_retry_at, plan_partition
+from pipeline.sync.scope import MAX_TARGETED_ROWS, rows_to_examine
 from pipeline.tags import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 
 MODEL = "text-embedding-3-small"
@@ -114,6 +115,23 @@ def test_plan_defers_failing_rows_until_due_or_changed():
     assert len(plan_partition(_snapshot({1: "bad"}, failures={1: due}), MODEL, 1536, NOW, 5).to_embed) == 1
     edited = _snapshot({1: "edited"}, failures={1: exhausted})
     assert len(plan_partition(edited, MODEL, 1536, NOW, 5).to_embed) == 1
+
+
+def _queue(changed=(), truncated=False, failures=(), foreign=False) -> QueueState:
+    failing = {cid: FailureState("h", 1, None) for cid in failures}
+    return QueueState(list(range(len(changed))), set(changed), truncated, failing, foreign)
+
+
+def test_change_driven_syncs_read_only_the_rows_the_queue_and_failures_name():
+    assert rows_to_examine(_queue(changed=[5, 3], failures=[9]), change_driven=True) == [3, 5, 9]
+    assert rows_to_examine(_queue(), change_driven=True) == []  # an unchanged business in a range
+    # The whole partition: a person's or reconciliation's run, a TRUNCATE, another model's vectors,
+    # or so many rows that one scan is cheaper.
+    assert rows_to_examine(_queue(changed=[5]), change_driven=False) is None
+    assert rows_to_examine(_queue(changed=[5], truncated=True), change_driven=True) is None
+    assert rows_to_examine(_queue(changed=[5], foreign=True), change_driven=True) is None
+    many = _queue(changed=range(MAX_TARGETED_ROWS + 1))
+    assert rows_to_examine(many, change_driven=True) is None
 
 
 def test_row_retry_backoff_doubles_then_stops():

@@ -48,7 +48,9 @@ def test_update_reembeds_only_the_changed_row_and_replaces_its_vector(engine, in
     after = vectors(engine)
     assert len(results) == 1
     meta = results[0].get_asset_materialization_events()[0].materialization.metadata
-    assert meta["rows_embedded"].value == 1 and meta["rows_skipped"].value == 2
+    assert meta["rows_embedded"].value == 1
+    # A change-driven run reads only the row its queued change names, not the two unchanged ones.
+    assert meta["rows_examined"].value == 1 and meta["sync_scope"].value == "changed rows"
     with engine.connect() as conn:
         text = conn.execute(
             sa.text("SELECT embedding_text(m) FROM menu_items m WHERE id = :i"), {"i": item}

@@ -11,8 +11,10 @@ from pipeline.resources.database import DatabaseResource
 from pipeline.resources.openai import OpenAIResource
 from pipeline.settings import get_settings
 from pipeline.sync.partition_sync import PartitionSyncer
+from pipeline.sync.scope import CHANGE_DRIVEN_TRIGGERS
 from pipeline.sync.stats import SyncStats
 from pipeline.sync.vector_index import vector_index_for_load
+from pipeline.tags import TRIGGER_TAG
 
 # Transient whole-step failures (a database restart, a network blip) are retried by Dagster;
 # provider errors that retrying cannot fix raise a Failure that forbids retries.
@@ -34,7 +36,8 @@ def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
         kinds={"openai", "pgvector"},
         description=f"OpenAI embeddings of each business's {ct.table}, stored in `content_embeddings` "
         "(pgvector, HNSW). Embeds only rows whose text, model or dimensions changed; removes vectors "
-        "of deleted rows.",
+        "of deleted rows. Runs the change sensor requests read only the rows their queued changes name; "
+        "other runs (reconciliation, the UI) diff the whole partition.",
     )
     def _embeddings(
         context: dg.AssetExecutionContext, database: DatabaseResource, openai: OpenAIResource
@@ -51,7 +54,14 @@ def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
             ThreadPoolExecutor(settings.openai_max_concurrency, thread_name_prefix="embed") as requests,
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="partition") as pool,
         ):
-            syncer = PartitionSyncer(database.engine, service, settings, requests, run_id=context.run.run_id)
+            syncer = PartitionSyncer(
+                database.engine,
+                service,
+                settings,
+                requests,
+                run_id=context.run.run_id,
+                change_driven=context.run.tags.get(TRIGGER_TAG) in CHANGE_DRIVEN_TRIGGERS,
+            )
             futures = {key: pool.submit(syncer.sync, ct, business_id_of(key)) for key in keys}
             for key, future in futures.items():
                 try:

@@ -64,6 +64,11 @@ def cleanup(conn: Connection, days: int) -> dict[str, int]:
             " AND finished_at < now() - make_interval(days => :d)",
         ),
         ("admin_actions", "DELETE FROM admin_actions WHERE started_at < now() - make_interval(days => :d)"),
+        # Left by runs whose checks never ran; a day is far longer than any run.
+        (
+            "synced_rows",
+            "DELETE FROM synced_rows WHERE synced_at < now() - make_interval(days => least(:d, 1))",
+        ),
     ):
         counts[name] = conn.execute(sa.text(sql), cutoff).rowcount
     counts["orphaned_vectors"] = conn.execute(

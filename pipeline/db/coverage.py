@@ -33,21 +33,22 @@ class Coverage:
         )
 
 
-# sha256 here must equal pipeline.lib.chunking.content_hash of the same text.
+# sha256 here must equal pipeline.lib.chunking.content_hash of the same text. {rows} narrows the row
+# counts and orphans to named rows; the models present are always the whole partition's.
 _COVERAGE_SQL = """
 WITH docs AS (
     SELECT content_type, content_id, business_id, body,
            encode(sha256(convert_to(body, 'UTF8')), 'hex') AS h
     FROM content_documents
     WHERE (CAST(:ct AS text) IS NULL OR content_type = :ct)
-      AND (CAST(:bs AS bigint[]) IS NULL OR business_id = ANY(CAST(:bs AS bigint[])))
+      AND (CAST(:bs AS bigint[]) IS NULL OR business_id = ANY(CAST(:bs AS bigint[]))){rows}
 ),
 stored AS (
     SELECT content_type, content_id, business_id, content_hash, model, dimensions,
            count(*) AS chunks, max(chunk_count) AS chunk_count
     FROM content_embeddings
     WHERE (CAST(:ct AS text) IS NULL OR content_type = :ct)
-      AND (CAST(:bs AS bigint[]) IS NULL OR business_id = ANY(CAST(:bs AS bigint[])))
+      AND (CAST(:bs AS bigint[]) IS NULL OR business_id = ANY(CAST(:bs AS bigint[]))){rows}
     GROUP BY content_type, content_id, business_id, content_hash, model, dimensions
 ),
 per_doc AS (
@@ -77,18 +78,27 @@ orphan_counts AS (
 model_sets AS (
     SELECT content_type, business_id,
            array_agg(DISTINCT model || '/' || dimensions ORDER BY model || '/' || dimensions) AS models
-    FROM stored GROUP BY content_type, business_id
+    FROM {models_from}
+    WHERE (CAST(:ct AS text) IS NULL OR content_type = :ct)
+      AND (CAST(:bs AS bigint[]) IS NULL OR business_id = ANY(CAST(:bs AS bigint[])))
+    GROUP BY content_type, business_id
 )
 SELECT coalesce(c.content_type, o.content_type, m.content_type) AS content_type,
        coalesce(c.business_id, o.business_id, m.business_id) AS business_id,
        coalesce(c.rows, 0), coalesce(c.empty, 0), coalesce(c.current, 0), coalesce(c.failed, 0),
-       coalesce(o.orphans, 0), coalesce(m.models, '{}')
+       coalesce(o.orphans, 0), coalesce(m.models, '{{}}')
 FROM doc_counts c
 FULL JOIN orphan_counts o USING (content_type, business_id)
 FULL JOIN model_sets m ON m.content_type = coalesce(c.content_type, o.content_type)
                       AND m.business_id = coalesce(c.business_id, o.business_id)
 ORDER BY 2, 1
 """
+_ALL_ROWS = _COVERAGE_SQL.format(rows="", models_from="stored")
+_NAMED_ROWS = _COVERAGE_SQL.format(
+    rows="\n      AND content_id = ANY(CAST(:ids AS bigint[]))",
+    # The state index answers this without the named-rows filter (index-only, one pass per business).
+    models_from="(SELECT DISTINCT content_type, business_id, model, dimensions FROM content_embeddings) e",
+)
 
 
 def coverage(
@@ -97,16 +107,24 @@ def coverage(
     dims: int,
     content_type: str | None = None,
     business_ids: list[int] | None = None,
+    content_ids: list[int] | None = None,
 ) -> list[Coverage]:
+    """Per (content type, business); `content_ids` counts only those rows (orphans included)."""
     rows = conn.execute(
-        sa.text(_COVERAGE_SQL), {"ct": content_type, "bs": business_ids, "model": model, "dims": dims}
+        sa.text(_ALL_ROWS if content_ids is None else _NAMED_ROWS),
+        {"ct": content_type, "bs": business_ids, "model": model, "dims": dims, "ids": content_ids},
     ).all()
     return [Coverage(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), tuple(r[7])) for r in rows]
 
 
 def partitions_coverage(
-    conn: Connection, model: str, dims: int, content_type: str, business_ids: list[int]
+    conn: Connection,
+    model: str,
+    dims: int,
+    content_type: str,
+    business_ids: list[int],
+    content_ids: list[int] | None = None,
 ) -> dict[int, Coverage]:
     """One query for a run's businesses; a business with no rows and no vectors gets all zeros."""
-    found = {c.business_id: c for c in coverage(conn, model, dims, content_type, business_ids)}
+    found = {c.business_id: c for c in coverage(conn, model, dims, content_type, business_ids, content_ids)}
     return {b: found.get(b) or Coverage(content_type, b, 0, 0, 0, 0, 0, ()) for b in business_ids}

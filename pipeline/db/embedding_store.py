@@ -15,34 +15,6 @@ from pipeline.db.vectors import use_vectors
 
 
 @dataclass(frozen=True)
-class StoredGroup:
-    content_hash: str
-    model: str
-    dimensions: int
-    chunks: int
-    chunk_count: int
-
-    @property
-    def complete(self) -> bool:
-        return self.chunks == self.chunk_count
-
-
-@dataclass(frozen=True)
-class FailureState:
-    content_hash: str
-    attempts: int
-    next_retry_at: datetime | None
-
-
-@dataclass(frozen=True)
-class PartitionSnapshot:
-    queue_seqs: list[int]
-    documents: dict[int, str]
-    stored: dict[int, list[StoredGroup]]
-    failures: dict[int, FailureState]
-
-
-@dataclass(frozen=True)
 class ChunkVector:
     content_id: int
     chunk_index: int
@@ -51,41 +23,6 @@ class ChunkVector:
     token_count: int
     text: str
     vector: np.ndarray
-
-
-def read_partition(conn: Connection, content_type: str, business_id: int) -> PartitionSnapshot:
-    """Everything the sync needs, read in the caller's (REPEATABLE READ) snapshot."""
-    params = {"ct": content_type, "b": business_id}
-    seqs = conn.execute(
-        sa.text("SELECT seq FROM content_changes WHERE content_type = :ct AND business_id = :b"), params
-    ).scalars()
-    docs = conn.execute(
-        sa.text(
-            "SELECT content_id, body FROM content_documents WHERE content_type = :ct AND business_id = :b"
-        ),
-        params,
-    ).all()
-    stored: dict[int, list[StoredGroup]] = {}
-    for row in conn.execute(
-        sa.text(
-            "SELECT content_id, content_hash, model, dimensions, count(*), max(chunk_count)"
-            " FROM content_embeddings WHERE business_id = :b AND content_type = :ct"
-            " GROUP BY content_id, content_hash, model, dimensions"
-        ),
-        params,
-    ):
-        stored.setdefault(row[0], []).append(StoredGroup(row[1], row[2], row[3], row[4], row[5]))
-    failures = {
-        row[0]: FailureState(row[1], row[2], row[3])
-        for row in conn.execute(
-            sa.text(
-                "SELECT content_id, content_hash, attempts, next_retry_at FROM embedding_failures"
-                " WHERE content_type = :ct AND business_id = :b"
-            ),
-            params,
-        )
-    }
-    return PartitionSnapshot(list(seqs), dict(docs), stored, failures)
 
 
 # Vectors travel by binary COPY into a per-session staging table, then one INSERT ... SELECT upserts them:

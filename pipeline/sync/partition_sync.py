@@ -15,6 +15,8 @@ from sqlalchemy.engine import Engine
 
 from pipeline.content_types import ContentType
 from pipeline.db import embedding_store as store
+from pipeline.db import synced_rows
+from pipeline.db.partition_snapshot import PartitionSnapshot, read_partition, read_queue_state
 from pipeline.lib.chunking import Chunk, chunk_text
 from pipeline.lib.packing import Packable, pack
 from pipeline.llm.calls import CallContext
@@ -22,6 +24,7 @@ from pipeline.llm.embeddings import EmbeddingService
 from pipeline.llm.errors import InputRejectedError, RequestFailedError
 from pipeline.settings import Settings
 from pipeline.sync.plan import Document, SyncPlan, next_retry_at, plan_partition
+from pipeline.sync.scope import rows_to_examine
 from pipeline.sync.stats import SyncStats
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,8 @@ class PartitionSyncer:
     # connections they hold, per process (per-partition pools multiplied both and exhausted the pool).
     request_pool: Executor
     run_id: str | None = None
+    # Change-driven runs read only the rows the queue names (see pipeline.sync.scope).
+    change_driven: bool = False
 
     def sync(self, content_type: ContentType, business_id: int) -> SyncStats:
         with self._partition_lock(content_type.name, business_id):
@@ -61,7 +66,14 @@ class PartitionSyncer:
                 datetime.now(UTC),
                 self.settings.embedding_max_row_attempts,
             )
-            stats = SyncStats(skipped=plan.up_to_date, empty=len(plan.empty), deferred=len(plan.deferred))
+            stats = SyncStats(
+                skipped=plan.up_to_date,
+                empty=len(plan.empty),
+                deferred=len(plan.deferred),
+                examined=len(snapshot.documents) if snapshot.examined is None else len(snapshot.examined),
+                partitions=1,
+                whole_partitions=int(snapshot.examined is None),
+            )
             stats.merge(self._embed_all(content_type.name, business_id, plan, snapshot))
             with self.engine.begin() as conn:
                 stats.deleted += len(plan.to_delete)
@@ -75,11 +87,16 @@ class PartitionSyncer:
                     plan.superseded,
                 )
                 store.consume_changes(conn, content_type.name, business_id, snapshot.queue_seqs)
+                if self.run_id is not None:
+                    synced_rows.record(conn, self.run_id, content_type.name, business_id, snapshot.examined)
         return stats
 
-    def _read(self, content_type: str, business_id: int) -> store.PartitionSnapshot:
+    def _read(self, content_type: str, business_id: int) -> PartitionSnapshot:
+        model, dims = self.service.model, self.service.dimensions
         with self.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
-            return store.read_partition(conn, content_type, business_id)
+            queue = read_queue_state(conn, content_type, business_id, model, dims)
+            rows = rows_to_examine(queue, self.change_driven)
+            return read_partition(conn, content_type, business_id, queue, rows)
 
     @contextmanager
     def _partition_lock(self, content_type: str, business_id: int) -> Iterator[None]:
@@ -95,7 +112,7 @@ class PartitionSyncer:
                 conn.commit()
 
     def _embed_all(
-        self, content_type: str, business_id: int, plan: SyncPlan, snapshot: store.PartitionSnapshot
+        self, content_type: str, business_id: int, plan: SyncPlan, snapshot: PartitionSnapshot
     ) -> SyncStats:
         stats = SyncStats()
         prepared: list[Packable[PreparedDocument]] = []
@@ -143,7 +160,7 @@ class PartitionSyncer:
         content_type: str,
         business_id: int,
         docs: Sequence[PreparedDocument],
-        snapshot: store.PartitionSnapshot,
+        snapshot: PartitionSnapshot,
     ) -> SyncStats:
         texts = [c.text for d in docs for c in d.chunks]
         tokens = sum(d.tokens for d in docs)
@@ -199,7 +216,7 @@ class PartitionSyncer:
             requests=1,
         )
 
-    def _has_partial(self, snapshot: store.PartitionSnapshot, doc: Document) -> bool:
+    def _has_partial(self, snapshot: PartitionSnapshot, doc: Document) -> bool:
         """Are some chunks of this exact text already stored (an interrupted earlier write)?"""
         target = (doc.content_hash, self.service.model, self.service.dimensions)
         return any(
@@ -211,7 +228,7 @@ class PartitionSyncer:
         content_type: str,
         business_id: int,
         docs: Sequence[Document],
-        snapshot: store.PartitionSnapshot,
+        snapshot: PartitionSnapshot,
         error_type: str,
         message: str,
     ) -> None:

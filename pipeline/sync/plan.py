@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pipeline.db.embedding_store import FailureState, PartitionSnapshot
+from pipeline.db.partition_snapshot import FailureState, PartitionSnapshot
 from pipeline.lib.chunking import content_hash
 
 

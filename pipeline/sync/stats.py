@@ -18,12 +18,15 @@ class SyncStats:
     tokens: int = 0
     requests: int = 0
     cost_usd: Decimal = Decimal(0)
+    examined: int = 0  # rows read and compared with their stored vectors
+    partitions: int = 0
+    whole_partitions: int = 0  # partitions diffed whole rather than by their queued rows
 
     def merge(self, other: SyncStats) -> None:
         for f in fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
-    def as_metadata(self) -> dict[str, int | float]:
+    def as_metadata(self) -> dict[str, int | float | str]:
         return {
             "rows_embedded": self.embedded,
             "rows_skipped": self.skipped,
@@ -35,4 +38,12 @@ class SyncStats:
             "tokens": self.tokens,
             "requests": self.requests,
             "cost_usd": float(self.cost_usd),
+            "rows_examined": self.examined,
+            "sync_scope": self.scope,
         }
+
+    @property
+    def scope(self) -> str:
+        if self.whole_partitions == 0:
+            return "changed rows"
+        return "whole partition" if self.whole_partitions == self.partitions else "mixed"

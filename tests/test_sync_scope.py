@@ -1,0 +1,123 @@
+"""Change-driven runs read only the rows their queued changes name, and their checks verify exactly
+those; runs a person launches (and reconciliation) diff and verify the whole partition."""
+
+from __future__ import annotations
+
+import dagster as dg
+import sqlalchemy as sa
+
+from pipeline.assets.embeddings import embedding_assets
+from pipeline.checks.embedding_checks import embedding_checks
+from pipeline.definitions import defs
+from tests.helpers import SensorDriver, add_business, ledger, vectors
+
+
+def _menu_ids(engine, business: int) -> list[int]:
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.text("SELECT id FROM menu_items WHERE business_id = :b ORDER BY id"), {"b": business}
+            ).scalars()
+        )
+
+
+def _sync_metadata(result: dg.ExecuteInProcessResult) -> dict:
+    event = result.get_asset_materialization_events()[0]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def _checks(result: dg.ExecuteInProcessResult) -> dict[str, tuple[bool, dict]]:
+    return {
+        e.check_name: (e.passed, {k: v.value for k, v in e.metadata.items()})
+        for e in result.get_asset_check_evaluations()
+    }
+
+
+def _launched_by_hand(instance, business: int) -> dg.ExecuteInProcessResult:
+    """As from the UI's Materialize button: no trigger tag."""
+    return dg.materialize(
+        [*embedding_assets, *embedding_checks],
+        selection=[dg.AssetKey("menu_item_embeddings")],
+        partition_key=str(business),
+        instance=instance,
+        resources=defs.resources,
+    )
+
+
+def test_a_change_run_reads_only_the_changed_row_and_a_full_run_repairs_the_rest(engine, instance):
+    b = add_business(engine, "scoped", menu=4, policies=0, faqs=0)
+    driver = SensorDriver(instance)
+    driver.sync()
+    lost, edited = _menu_ids(engine, b)[:2]
+    with engine.begin() as conn:  # a vector removed behind the queue's back
+        conn.execute(sa.text("DELETE FROM content_embeddings WHERE content_id = :i"), {"i": lost})
+        conn.execute(
+            sa.text("UPDATE menu_items SET description = 'Now with burrata' WHERE id = :i"), {"i": edited}
+        )
+    calls = len(ledger(engine))
+
+    (run,) = driver.sync()
+
+    meta = _sync_metadata(run)
+    assert (meta["rows_examined"], meta["rows_embedded"], meta["sync_scope"]) == (1, 1, "changed rows")
+    assert [c.input_count for c in ledger(engine)[calls:]] == [1]
+    assert ("menu_item", lost) not in vectors(engine)
+    checks = _checks(run)
+    assert all(passed for passed, _ in checks.values())
+    assert checks["vectors_current"][1]["scope"] == "changed rows"
+    assert checks["vectors_current"][1]["rows"] == 1
+
+    full = _launched_by_hand(instance, b)
+
+    meta = _sync_metadata(full)
+    assert (meta["rows_examined"], meta["rows_embedded"], meta["sync_scope"]) == (4, 1, "whole partition")
+    assert ("menu_item", lost) in vectors(engine)
+    checks = _checks(full)
+    assert checks["vectors_current"] == (True, checks["vectors_current"][1])
+    assert checks["vectors_current"][1]["scope"] == "whole partition"
+    assert checks["vectors_current"][1]["rows"] == 4
+    with engine.connect() as conn:  # the checks took what the syncs left for them
+        assert conn.execute(sa.text("SELECT count(*) FROM synced_rows")).scalar_one() == 0
+
+
+def test_truncate_and_foreign_vectors_make_a_change_run_diff_the_whole_partition(engine, instance):
+    b = add_business(engine, "wiped", menu=3, policies=2, faqs=0)
+    driver = SensorDriver(instance)
+    driver.sync()
+    with engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE policies"))  # the queue names no rows, only the business
+    driver.sync()
+    assert not [k for k in vectors(engine) if k[0] == "policy"]
+
+    menu = _menu_ids(engine, b)
+    with engine.begin() as conn:  # a vector of another model, e.g. left from a model change
+        conn.execute(
+            sa.text("UPDATE content_embeddings SET model = 'text-embedding-ada-002' WHERE content_id = :i"),
+            {"i": menu[0]},
+        )
+        conn.execute(sa.text("UPDATE menu_items SET name = 'New name' WHERE id = :i"), {"i": menu[1]})
+    (run,) = driver.sync()
+    meta = _sync_metadata(run)
+    assert (meta["rows_examined"], meta["sync_scope"]) == (3, "whole partition")
+    assert meta["rows_embedded"] == 2  # the renamed row and the one stored for another model
+    with engine.connect() as conn:
+        models = conn.execute(sa.text("SELECT DISTINCT model FROM content_embeddings")).scalars()
+        assert list(models) == ["text-embedding-3-small"]
+
+
+def test_a_change_run_check_flags_the_changed_row_that_got_no_vector(engine, instance, standin):
+    b = add_business(engine, "flagged", menu=3, policies=0, faqs=0)
+    driver = SensorDriver(instance)
+    driver.sync()
+    standin.poison("POISON")  # the API rejects this text
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE menu_items SET description = 'POISON here' WHERE id = :i"),
+            {"i": _menu_ids(engine, b)[0]},
+        )
+
+    (run,) = driver.sync()
+
+    passed, meta = _checks(run)["vectors_current"]
+    assert passed is False
+    assert (meta["scope"], meta["rows"], meta["failed"]) == ("changed rows", 1, 1)
