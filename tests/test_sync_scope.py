@@ -121,3 +121,18 @@ def test_a_change_run_check_flags_the_changed_row_that_got_no_vector(engine, ins
     passed, meta = _checks(run)["vectors_current"]
     assert passed is False
     assert (meta["scope"], meta["rows"], meta["failed"]) == ("changed rows", 1, 1)
+
+
+def test_a_retried_sync_keeps_what_its_first_attempt_left_for_the_checks(engine):
+    from pipeline.db import synced_rows
+
+    with engine.begin() as conn:
+        synced_rows.record(conn, "run-1", "menu_item", 7, [1, 2])
+        synced_rows.record(conn, "run-1", "menu_item", 7, [])  # the retry found the queue consumed
+        synced_rows.record(conn, "run-1", "menu_item", 8, [3])
+        synced_rows.record(conn, "run-1", "menu_item", 8, None)  # the retry diffed the whole partition
+    with engine.begin() as conn:
+        taken = synced_rows.take(conn, "run-1", "menu_item", [7, 8])
+        assert sorted(taken[7]) == [1, 2]
+        assert 8 not in taken  # verified whole
+        assert synced_rows.take(conn, "run-1", "menu_item", [7, 8]) == {}

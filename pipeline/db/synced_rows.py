@@ -16,8 +16,12 @@ def record(
         sa.text(
             "INSERT INTO synced_rows (run_id, content_type, business_id, content_ids)"
             " VALUES (:r, :ct, :b, CAST(:ids AS bigint[]))"
-            " ON CONFLICT (run_id, content_type, business_id)"
-            " DO UPDATE SET content_ids = EXCLUDED.content_ids, synced_at = now()"
+            # A retried step syncs the partition again: its checks must still verify what the first
+            # attempt committed, so the sets merge (NULL, the whole partition, absorbs any set).
+            " ON CONFLICT (run_id, content_type, business_id) DO UPDATE SET synced_at = now(),"
+            " content_ids = CASE WHEN synced_rows.content_ids IS NULL OR EXCLUDED.content_ids IS NULL"
+            " THEN NULL ELSE ARRAY(SELECT DISTINCT unnest(synced_rows.content_ids || EXCLUDED.content_ids))"
+            " END"
         ),
         {"r": run_id, "ct": content_type, "b": business_id, "ids": rows},
     )
