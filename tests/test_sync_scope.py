@@ -66,6 +66,8 @@ def test_a_change_run_reads_only_the_changed_row_and_a_full_run_repairs_the_rest
     assert all(passed for passed, _ in checks.values())
     assert checks["vectors_current"][1]["scope"] == "changed rows"
     assert checks["vectors_current"][1]["rows"] == 1
+    (current,) = [e for e in run.get_asset_check_evaluations() if e.check_name == "vectors_current"]
+    assert current.description.startswith("Among the rows this run's changes named: 1 of 1 rows")
 
     full = _launched_by_hand(instance, b)
 

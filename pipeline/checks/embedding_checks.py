@@ -24,18 +24,18 @@ def evaluate(
 ) -> dict[str, tuple[bool, dg.AssetCheckSeverity, str]]:
     """Pure verdicts for one partition: name -> (passed, severity, description)."""
     stale_not_failed = cov.stale - cov.failed
-    scope = " of the rows this run's changes named" if changed_only else ""
+    scope = "Among the rows this run's changes named: " if changed_only else ""
     return {
         "vectors_current": (
             cov.stale == 0,
             dg.AssetCheckSeverity.ERROR if stale_not_failed else dg.AssetCheckSeverity.WARN,
-            f"{cov.current} of {cov.rows - cov.empty} rows with text{scope} have a vector for their current "
+            f"{scope}{cov.current} of {cov.rows - cov.empty} rows with text have a vector for their current "
             f"text and model; {cov.failed} failing, {stale_not_failed} waiting.",
         ),
         "no_orphan_vectors": (
             cov.orphans == 0,
             dg.AssetCheckSeverity.ERROR,
-            f"{cov.orphans} stored vector chunks{scope} have no live row with text.",
+            f"{scope}{cov.orphans} stored vector chunks have no live row with text.",
         ),
         "single_model": (
             len(cov.models) <= 1 and all(m == expected_model for m in cov.models),
