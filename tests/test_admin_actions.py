@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from pipeline.cli.main import cli
 from pipeline.definitions import defs
+from pipeline.lib.chunking import content_hash
 from tests.helpers import SensorDriver, add_business, vectors
 
 
@@ -114,3 +115,37 @@ def test_reconcile_queues_drifted_partitions_for_the_sensor(engine, instance):
 def test_unknown_business_is_refused(engine):
     assert "Unknown business 999" in _cli("admin", "retry-failed", "--business", "999").output
     assert "Unknown business 999" in _cli("admin", "regenerate", "--business", "999").output
+
+
+def test_a_row_edited_during_regeneration_is_queued_again_at_the_swap(engine, instance):
+    from pipeline.db import admin as sql
+
+    b = add_business(engine, "racing", menu=2, policies=0, faqs=0)
+    driver = SensorDriver(instance)
+    driver.sync()
+    with engine.begin() as conn:  # the shadow set, built from the texts as they were
+        conn.execute(
+            sa.text(
+                "INSERT INTO content_embeddings_shadow SELECT e.*, 99 FROM content_embeddings e"
+                " WHERE business_id = :b"
+            ),
+            {"b": b},
+        )
+        edited = conn.execute(
+            sa.text(
+                "UPDATE menu_items SET description = 'edited mid-regeneration' WHERE id ="
+                " (SELECT min(id) FROM menu_items WHERE business_id = :b) RETURNING id"
+            ),
+            {"b": b},
+        ).scalar_one()
+    driver.sync()  # the edit's own sync, before the swap
+    with engine.begin() as conn:
+        sql.swap_in_shadow(conn, b, 99)
+        queued = conn.execute(sa.text("SELECT content_id, operation FROM content_changes")).all()
+    assert queued == [(edited, "U")]
+    driver.sync()
+    with engine.connect() as conn:
+        text = conn.execute(
+            sa.text("SELECT embedding_text(m) FROM menu_items m WHERE id = :i"), {"i": edited}
+        ).scalar_one()
+    assert vectors(engine)[("menu_item", edited)][0][1] == content_hash(text)

@@ -103,3 +103,14 @@ def test_the_embedded_server_builds_an_hnsw_index_on_this_cpu(engine):
             sa.text("SELECT id FROM cpu_probe ORDER BY v <=> (SELECT v FROM cpu_probe WHERE id = 7) LIMIT 1")
         ).scalar_one()
     assert nearest == 7
+
+
+def test_a_newer_bundled_pgvector_is_never_replaced_by_an_older_portable_one(tmp_path):
+    from pipeline.db.portable_pgvector import install_portable_vector
+
+    bundled = _vector_install(tmp_path / "bundled", "0.9.0", b"newer, with C functions 0.8.6 lacks")
+    portable = _vector_install(tmp_path / "portable", "0.8.6", b"built with OPTFLAGS=''")
+
+    assert install_portable_vector(portable, bundled) is False
+    assert bundled.library.read_bytes() == b"newer, with C functions 0.8.6 lacks"
+    assert bundled.version() == "0.9.0"

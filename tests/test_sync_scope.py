@@ -3,6 +3,8 @@ those; runs a person launches (and reconciliation) diff and verify the whole par
 
 from __future__ import annotations
 
+import time
+
 import dagster as dg
 import sqlalchemy as sa
 
@@ -138,3 +140,34 @@ def test_a_retried_sync_keeps_what_its_first_attempt_left_for_the_checks(engine)
         assert sorted(taken[7]) == [1, 2]
         assert 8 not in taken  # verified whole
         assert synced_rows.take(conn, "run-1", "menu_item", [7, 8]) == {}
+
+
+def test_a_failing_row_that_moves_business_is_retried_by_its_new_business(engine, instance, standin):
+    a = add_business(engine, "from", menu=1, policies=0, faqs=0)
+    b = add_business(engine, "to", menu=1, policies=0, faqs=0)
+    driver = SensorDriver(instance)
+    driver.sync()
+    standin.poison("POISON")
+    with engine.begin() as conn:  # a new row, never embedded: no vector in a to clean up on the move
+        row = conn.execute(
+            sa.text(
+                "INSERT INTO menu_items (business_id, name, description) VALUES (:a, 'Dish', 'POISON')"
+                " RETURNING id"
+            ),
+            {"a": a},
+        ).scalar_one()
+    driver.sync()  # fails in business a
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE menu_items SET business_id = :b WHERE id = :i"), {"b": b, "i": row})
+    driver.sync()  # fails again, now in business b
+    with engine.connect() as conn:
+        owner = conn.execute(sa.text("SELECT business_id FROM embedding_failures")).scalar_one()
+    assert owner == b
+
+    standin.reset()  # the API accepts the text now; the retry is due after the backoff
+    for _ in range(20):
+        driver.sync()
+        if ("menu_item", row) in vectors(engine):
+            break
+        time.sleep(0.5)
+    assert vectors(engine)[("menu_item", row)][0][3] == b

@@ -60,7 +60,10 @@ def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
                 settings,
                 requests,
                 run_id=context.run.run_id,
-                change_driven=context.run.tags.get(TRIGGER_TAG) in CHANGE_DRIVEN_TRIGGERS,
+                # A re-execution (from the UI, or a run retry) copies the trigger tag, but its queue rows
+                # may be consumed already: it diffs whole partitions.
+                change_driven=context.run.tags.get(TRIGGER_TAG) in CHANGE_DRIVEN_TRIGGERS
+                and context.run.parent_run_id is None,
             )
             futures = {key: pool.submit(syncer.sync, ct, business_id_of(key)) for key in keys}
             for key, future in futures.items():

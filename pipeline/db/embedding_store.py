@@ -159,7 +159,9 @@ def record_failures(
             "INSERT INTO embedding_failures (content_type, content_id, business_id, content_hash, attempts,"
             " error_type, last_error, next_retry_at)"
             " VALUES (:ct, :id, :b, :h, :a, :et, :err, :next)"
-            " ON CONFLICT (content_type, content_id) DO UPDATE SET content_hash = EXCLUDED.content_hash,"
+            # business_id too: a row that moved business must be retried by its new business's syncs.
+            " ON CONFLICT (content_type, content_id) DO UPDATE SET business_id = EXCLUDED.business_id,"
+            " content_hash = EXCLUDED.content_hash,"
             " attempts = EXCLUDED.attempts, error_type = EXCLUDED.error_type,"
             " last_error = EXCLUDED.last_error,"
             " last_failed_at = now(), next_retry_at = EXCLUDED.next_retry_at"
@@ -177,6 +179,31 @@ def record_failures(
             }
             for cid, h, attempts, next_at in failures
         ],
+    )
+
+
+def rehome_failures(
+    conn: Connection, content_type: str, business_id: int, content_ids: Sequence[int]
+) -> None:
+    """Failure records of rows no longer in this business: moved to the row's business (whose syncs and
+    retry runs will then pick it up), or removed with the row."""
+    if not content_ids:
+        return
+    params = {"ct": content_type, "b": business_id, "ids": list(content_ids)}
+    conn.execute(
+        sa.text(
+            "UPDATE embedding_failures f SET business_id = d.business_id FROM content_documents d"
+            " WHERE f.content_type = :ct AND f.business_id = :b AND f.content_id = ANY(:ids)"
+            " AND d.content_type = f.content_type AND d.content_id = f.content_id"
+        ),
+        params,
+    )
+    conn.execute(
+        sa.text(
+            "DELETE FROM embedding_failures"
+            " WHERE content_type = :ct AND business_id = :b AND content_id = ANY(:ids)"
+        ),
+        params,
     )
 
 

@@ -66,6 +66,15 @@ def install_portable_vector(source: VectorInstall | None, target: VectorInstall)
         return False
     if target.version() == source.version() and _same(source.library, target.library):
         return False
+    if _version_key(target.version()) > _version_key(source.version()):
+        # Its scripts may call C functions the older portable library lacks.
+        log.warning(
+            "bundled pgvector %s is newer than the portable %s; keeping it (it needs AVX-512 if it was "
+            "built like 0.8.2)",
+            target.version(),
+            source.version(),
+        )
+        return False
     for path in source.scripts():
         _replace(path, target.extension_dir / path.name)
     _replace(source.library, target.library)
@@ -79,6 +88,11 @@ def ensure_portable_pgvector() -> None:
         install_portable_vector(portable_install(), pgserver_install())
     except OSError as exc:  # a read-only install: the bundled build still works on AVX-512 machines
         log.warning("could not install the portable pgvector build (%s); keeping the bundled one", exc)
+
+
+def _version_key(version: str | None) -> tuple[int, ...]:
+    parts = (version or "0").split(".")
+    return tuple(int(p) if p.isdigit() else 0 for p in parts)
 
 
 def _same(a: Path, b: Path) -> bool:

@@ -86,6 +86,8 @@ class PartitionSyncer:
                     self.service.dimensions,
                     plan.superseded,
                 )
+                gone = [cid for cid in snapshot.failures if cid not in snapshot.documents]
+                store.rehome_failures(conn, content_type.name, business_id, gone)
                 store.consume_changes(conn, content_type.name, business_id, snapshot.queue_seqs)
                 if self.run_id is not None:
                     synced_rows.record(conn, self.run_id, content_type.name, business_id, snapshot.examined)
