@@ -66,7 +66,8 @@ def build_embedding_checks(ct: ContentType) -> dg.AssetChecksDefinition:
                 found.update(partitions_coverage(conn, model, dims, ct.name, list(named), rows))
         for key in keys:
             cov = found[business_id_of(key)]
-            verdicts = evaluate(cov, expected, changed_only=cov.business_id in named)
+            changed_only = cov.business_id in named
+            verdicts = evaluate(cov, expected, changed_only=changed_only)
             for name, (passed, severity, description) in verdicts.items():
                 context.op_execution_context.log_event(
                     dg.AssetCheckEvaluation(
@@ -77,7 +78,7 @@ def build_embedding_checks(ct: ContentType) -> dg.AssetChecksDefinition:
                         description=description,
                         partition=key,
                         metadata={
-                            "scope": "changed rows" if cov.business_id in named else "whole partition",
+                            "scope": "changed rows" if changed_only else "whole partition",
                             "rows": cov.rows,
                             "current": cov.current,
                             "stale": cov.stale,

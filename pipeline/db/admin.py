@@ -8,6 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from pipeline.db.coverage import text_hash_sql
+
 
 def start_action(engine: Engine, action: str, actor: str, params: dict[str, Any]) -> int:
     with engine.begin() as conn:
@@ -99,14 +101,14 @@ def swap_in_shadow(conn: Connection, business_id: int, regeneration_id: int) -> 
     conn.execute(sa.text("DELETE FROM embedding_failures WHERE business_id = :b"), {"b": business_id})
     # A row edited while the shadow set was built got its new vector from a change sync, which the swap
     # just replaced with the old text's (or removed, for a new row); its queue entry is consumed, so it
-    # is queued again. sha256 as in pipeline.db.coverage.
+    # is queued again.
     conn.execute(
         sa.text(
             "INSERT INTO content_changes (content_type, content_id, business_id, operation)"
             " SELECT d.content_type, d.content_id, d.business_id, 'U' FROM content_documents d"
             " WHERE d.business_id = :b AND d.body <> '' AND NOT EXISTS (SELECT 1 FROM content_embeddings e"
             " WHERE e.content_type = d.content_type AND e.content_id = d.content_id"
-            " AND e.content_hash = encode(sha256(convert_to(d.body, 'UTF8')), 'hex'))"
+            f" AND e.content_hash = {text_hash_sql('d.body')})"
         ),
         {"b": business_id},
     )

@@ -33,12 +33,16 @@ class Coverage:
         )
 
 
-# sha256 here must equal pipeline.lib.chunking.content_hash of the same text. {rows} narrows the row
-# counts and orphans to named rows; the models present are always the whole partition's.
+def text_hash_sql(column: str) -> str:
+    """SQL for a text's content hash: must equal pipeline.lib.chunking.content_hash of the same text."""
+    return f"encode(sha256(convert_to({column}, 'UTF8')), 'hex')"
+
+
+# {rows} narrows the row counts and orphans to named rows; the models present are always the whole
+# partition's.
 _COVERAGE_SQL = """
 WITH docs AS (
-    SELECT content_type, content_id, business_id, body,
-           encode(sha256(convert_to(body, 'UTF8')), 'hex') AS h
+    SELECT content_type, content_id, business_id, body, {body_hash} AS h
     FROM content_documents
     WHERE (CAST(:ct AS text) IS NULL OR content_type = :ct)
       AND (CAST(:bs AS bigint[]) IS NULL OR business_id = ANY(CAST(:bs AS bigint[]))){rows}
@@ -93,8 +97,9 @@ FULL JOIN model_sets m ON m.content_type = coalesce(c.content_type, o.content_ty
                       AND m.business_id = coalesce(c.business_id, o.business_id)
 ORDER BY 2, 1
 """
-_ALL_ROWS = _COVERAGE_SQL.format(rows="", models_from="stored")
+_ALL_ROWS = _COVERAGE_SQL.format(body_hash=text_hash_sql("body"), rows="", models_from="stored")
 _NAMED_ROWS = _COVERAGE_SQL.format(
+    body_hash=text_hash_sql("body"),
     rows="\n      AND content_id = ANY(CAST(:ids AS bigint[]))",
     # The state index answers this without the named-rows filter (index-only, one pass per business).
     models_from="(SELECT DISTINCT content_type, business_id, model, dimensions FROM content_embeddings) e",
