@@ -87,6 +87,3 @@ BEGIN
     END LOOP;
 END $$;
 DROP FUNCTION IF EXISTS capture_row_change();
--- Partition lookups filter a handful of rows per business: an int key is cheaper to maintain than text.
-DROP INDEX IF EXISTS content_changes_partition_idx;
-CREATE INDEX content_changes_partition_idx ON content_changes (business_id);
