@@ -23,6 +23,9 @@ SYNC_RETRY_POLICY = dg.RetryPolicy(
 )
 
 
+PARTITIONS_PER_REQUEST_SLOT = 2
+
+
 def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
     @dg.asset(
         name=ct.embeddings_asset,
@@ -48,7 +51,9 @@ def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
         keys = context.partition_keys
         # A ranged run syncs several businesses side by side, so small tenants (one request each) still
         # fill the shared concurrency slots; the limiter keeps the total within the account's limits.
-        workers = min(len(keys), settings.openai_max_concurrency)
+        # Twice as many businesses as slots: while one writes its answer (slow into a live HNSW index),
+        # another's request is in flight.
+        workers = min(len(keys), PARTITIONS_PER_REQUEST_SLOT * settings.openai_max_concurrency)
         with (
             vector_index_for_load(database.engine, service.dimensions, settings) as index,
             ThreadPoolExecutor(settings.openai_max_concurrency, thread_name_prefix="embed") as requests,

@@ -34,7 +34,10 @@ def redact(url: str) -> str:
 @cache
 def engine_for(url: str) -> Engine:
     # pre_ping lets a process survive a database restart: stale pooled connections are replaced.
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8, pool_recycle=1800)
+    # A sync run holds at once: the index lock, one connection per business in progress (twice the
+    # request slots), and per request slot its lock plus a short-lived one (limiter, ledger). Overflow
+    # connections are opened only when that many are in use, and closed again when returned.
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=16, pool_recycle=1800)
 
 
 def get_engine(settings: Settings | None = None) -> Engine:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -20,7 +20,7 @@ from pipeline.db.partition_snapshot import PartitionSnapshot, read_partition, re
 from pipeline.lib.chunking import Chunk, chunk_text
 from pipeline.lib.packing import Packable, pack
 from pipeline.llm.calls import CallContext
-from pipeline.llm.embeddings import EmbeddingService
+from pipeline.llm.embeddings import EmbeddingBatch, EmbeddingService
 from pipeline.llm.errors import InputRejectedError, RequestFailedError
 from pipeline.settings import Settings
 from pipeline.sync.plan import Document, SyncPlan, next_retry_at, plan_partition
@@ -45,20 +45,29 @@ class PreparedDocument:
 
 
 @dataclass
+class RequestOutcome:
+    embedded: list[tuple[list[PreparedDocument], EmbeddingBatch]] = field(default_factory=list)
+    failed: list[tuple[list[PreparedDocument], str, str]] = field(default_factory=list)
+    requests: int = 0
+
+
+@dataclass
 class PartitionSyncer:
     engine: Engine
     service: EmbeddingService
     settings: Settings
-    # Shared by every partition the run syncs: it bounds the requests in flight, and the database
-    # connections they hold, per process (per-partition pools multiplied both and exhausted the pool).
+    # Shared by every partition the run syncs: it bounds the requests in flight per process (per-partition
+    # pools multiplied them). Its threads only call the provider; writes happen on the partition's thread.
     request_pool: Executor
     run_id: str | None = None
     # Change-driven runs read only the rows the queue names (see pipeline.sync.scope).
     change_driven: bool = False
 
     def sync(self, content_type: ContentType, business_id: int) -> SyncStats:
-        with self._partition_lock(content_type.name, business_id):
-            snapshot = self._read(content_type.name, business_id)
+        # One connection carries the partition lock, the snapshot, every write and the final transaction,
+        # so a sync holds one pooled connection however long its requests take.
+        with self._locked_connection(content_type.name, business_id) as conn:
+            snapshot = self._read(conn, content_type.name, business_id)
             plan = plan_partition(
                 snapshot,
                 self.service.model,
@@ -74,8 +83,8 @@ class PartitionSyncer:
                 partitions=1,
                 whole_partitions=int(snapshot.examined is None),
             )
-            stats.merge(self._embed_all(content_type.name, business_id, plan, snapshot))
-            with self.engine.begin() as conn:
+            stats.merge(self._embed_all(conn, content_type.name, business_id, plan, snapshot))
+            with conn.begin():
                 stats.deleted += len(plan.to_delete)
                 store.delete_vectors(conn, content_type.name, business_id, plan.to_delete)
                 store.delete_superseded(
@@ -93,47 +102,54 @@ class PartitionSyncer:
                     synced_rows.record(conn, self.run_id, content_type.name, business_id, snapshot.examined)
         return stats
 
-    def _read(self, content_type: str, business_id: int) -> PartitionSnapshot:
+    def _read(self, conn: sa.Connection, content_type: str, business_id: int) -> PartitionSnapshot:
         model, dims = self.service.model, self.service.dimensions
-        with self.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
+        with conn.begin():
+            conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
             queue = read_queue_state(conn, content_type, business_id, model, dims)
             rows = rows_to_examine(queue, self.change_driven)
             return read_partition(conn, content_type, business_id, queue, rows)
 
     @contextmanager
-    def _partition_lock(self, content_type: str, business_id: int) -> Iterator[None]:
-        """Serialise syncs of one partition across runs; released by the server if we die."""
+    def _locked_connection(self, content_type: str, business_id: int) -> Iterator[sa.Connection]:
+        """A connection holding the partition's lock, which serialises syncs of one partition across
+        runs; the server releases it if we die."""
         key = {"c": _PARTITION_LOCK_CLASS, "k": f"{content_type}:{business_id}"}
         with self.engine.connect() as conn:
             conn.execute(sa.text("SELECT pg_advisory_lock(:c, hashtext(:k))"), key)
             conn.commit()
             try:
-                yield
+                yield conn
             finally:
-                conn.execute(sa.text("SELECT pg_advisory_unlock(:c, hashtext(:k))"), key)
-                conn.commit()
+                if not conn.invalidated:  # a lost connection has lost its lock with it
+                    conn.rollback()  # an exception may have left a transaction open
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(:c, hashtext(:k))"), key)
+                    conn.commit()
 
     def _embed_all(
-        self, content_type: str, business_id: int, plan: SyncPlan, snapshot: PartitionSnapshot
+        self,
+        conn: sa.Connection,
+        content_type: str,
+        business_id: int,
+        plan: SyncPlan,
+        snapshot: PartitionSnapshot,
     ) -> SyncStats:
         stats = SyncStats()
         prepared: list[Packable[PreparedDocument]] = []
+        too_long: list[PreparedDocument] = []
         for doc in plan.to_embed:
-            chunks = chunk_text(doc.text, self.service.model)
-            if len(chunks) > MAX_CHUNKS_PER_ROW:
-                self._fail(
-                    content_type,
-                    business_id,
-                    [doc],
-                    snapshot,
-                    "text_too_long",
-                    f"Text has {sum(c.tokens for c in chunks)} tokens, over the "
-                    f"{MAX_CHUNKS_PER_ROW}-chunk limit; shorten it and it will be embedded.",
-                )
-                stats.failed += 1
+            p = PreparedDocument(doc, chunk_text(doc.text, self.service.model))
+            if len(p.chunks) > MAX_CHUNKS_PER_ROW:
+                too_long.append(p)
                 continue
-            p = PreparedDocument(doc, chunks)
             prepared.append(Packable(p, p.tokens, len(doc.text.encode("utf-8"))))
+        for p in too_long:
+            message = (
+                f"Text has {p.tokens} tokens, over the {MAX_CHUNKS_PER_ROW}-chunk limit; shorten it and it "
+                "will be embedded."
+            )
+            self._fail(conn, content_type, business_id, [p.doc], snapshot, "text_too_long", message)
+            stats.failed += 1
         requests = list(
             pack(
                 prepared,
@@ -141,29 +157,33 @@ class PartitionSyncer:
                 self.settings.embedding_max_tokens_per_request,
             )
         )
-        if not requests:
-            return stats
+        # The request threads only call the provider; this thread writes each answer. A request slot is
+        # therefore free again as soon as its answer arrives, while the (with a live HNSW index, slow)
+        # write proceeds, and other businesses' requests fill the slot meanwhile.
         futures = [
-            self.request_pool.submit(
-                self._embed_request, content_type, business_id, [p.item for p in r], snapshot
-            )
+            self.request_pool.submit(self._embed_request, content_type, business_id, [p.item for p in r])
             for r in requests
         ]
         try:
             for future in futures:
-                stats.merge(future.result())  # a fatal provider error propagates from here
+                outcome = future.result()  # a fatal provider error propagates from here
+                stats.requests += outcome.requests
+                for docs, batch in outcome.embedded:
+                    stats.merge(self._write(conn, content_type, business_id, docs, batch, snapshot))
+                for docs, error_type, message in outcome.failed:
+                    self._fail(
+                        conn, content_type, business_id, [d.doc for d in docs], snapshot, error_type, message
+                    )
+                    stats.failed += len(docs)
         finally:
             for future in futures:
                 future.cancel()  # after a failure, this partition's queued requests are not sent
         return stats
 
     def _embed_request(
-        self,
-        content_type: str,
-        business_id: int,
-        docs: Sequence[PreparedDocument],
-        snapshot: PartitionSnapshot,
-    ) -> SyncStats:
+        self, content_type: str, business_id: int, docs: Sequence[PreparedDocument]
+    ) -> RequestOutcome:
+        """Provider calls only (no database work but the limiter's and the ledger's)."""
         texts = [c.text for d in docs for c in d.chunks]
         tokens = sum(d.tokens for d in docs)
         ctx = CallContext("embedding_sync", business_id, content_type, self.run_id)
@@ -171,17 +191,27 @@ class PartitionSyncer:
             batch = self.service.embed(texts, tokens, ctx)
         except InputRejectedError as exc:
             if len(docs) == 1:
-                self._fail(content_type, business_id, [docs[0].doc], snapshot, exc.error_type, str(exc))
-                return SyncStats(failed=1, requests=1)
+                return RequestOutcome(failed=[(list(docs), exc.error_type, str(exc))], requests=1)
             # Bisect to isolate the rejected row(s); the others still get their vectors.
             half = len(docs) // 2
-            left = self._embed_request(content_type, business_id, docs[:half], snapshot)
-            left.merge(self._embed_request(content_type, business_id, docs[half:], snapshot))
-            left.requests += 1
-            return left
+            left = self._embed_request(content_type, business_id, docs[:half])
+            right = self._embed_request(content_type, business_id, docs[half:])
+            return RequestOutcome(
+                left.embedded + right.embedded, left.failed + right.failed, left.requests + right.requests + 1
+            )
         except RequestFailedError as exc:
-            self._fail(content_type, business_id, [d.doc for d in docs], snapshot, exc.error_type, str(exc))
-            return SyncStats(failed=len(docs), requests=1)
+            return RequestOutcome(failed=[(list(docs), exc.error_type, str(exc))], requests=1)
+        return RequestOutcome(embedded=[(list(docs), batch)], requests=1)
+
+    def _write(
+        self,
+        conn: sa.Connection,
+        content_type: str,
+        business_id: int,
+        docs: Sequence[PreparedDocument],
+        batch: EmbeddingBatch,
+        snapshot: PartitionSnapshot,
+    ) -> SyncStats:
         vectors = iter(batch.vectors)
         rows = [
             store.ChunkVector(
@@ -191,7 +221,7 @@ class PartitionSyncer:
             for c in d.chunks
         ]
         per_token = batch.cost_usd / max(sum(d.tokens for d in docs), 1)
-        with self.engine.begin() as conn:
+        with conn.begin():
             store.count_embeds(
                 conn,
                 content_type,
@@ -211,11 +241,7 @@ class PartitionSyncer:
                 conflict_free=not any(self._has_partial(snapshot, d.doc) for d in docs),
             )
         return SyncStats(
-            embedded=len(docs),
-            chunks=len(rows),
-            tokens=batch.input_tokens,
-            cost_usd=batch.cost_usd,
-            requests=1,
+            embedded=len(docs), chunks=len(rows), tokens=batch.input_tokens, cost_usd=batch.cost_usd
         )
 
     def _has_partial(self, snapshot: PartitionSnapshot, doc: Document) -> bool:
@@ -227,6 +253,7 @@ class PartitionSyncer:
 
     def _fail(
         self,
+        conn: sa.Connection,
         content_type: str,
         business_id: int,
         docs: Sequence[Document],
@@ -247,5 +274,5 @@ class PartitionSyncer:
             )
             records.append((doc.content_id, doc.content_hash, attempts, retry_at))
         log.warning("%d %s row(s) of business %s failed: %s", len(docs), content_type, business_id, message)
-        with self.engine.begin() as conn:
+        with conn.begin():
             store.record_failures(conn, content_type, business_id, records, error_type, message)
