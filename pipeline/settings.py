@@ -49,9 +49,10 @@ class Settings(BaseSettings):
     # Vectors per second this database inserts into a live HNSW index. When the account's rate limits admit
     # a bulk load's rows no faster, the index stays live: its inserts overlap the waits for the limiter, and
     # a build afterwards would only add time. 0: always defer large loads. Measure yours with
-    # `benchmarks.initial_sync --latency-ms 200` (2 cores kept up with 450 a second into 100k vectors).
+    # `benchmarks.initial_sync --latency-ms 200`: one 2-core machine kept up with 450 a second, another
+    # (no AVX-512, so pgvector's portable build) reached ~250, the default, so it defers a 450/s load.
     vector_index_live_rows_per_second: int = Field(
-        default=500, ge=0, alias="VECTOR_INDEX_LIVE_ROWS_PER_SECOND"
+        default=250, ge=0, alias="VECTOR_INDEX_LIVE_ROWS_PER_SECOND"
     )
 
     # Sensor behaviour.
