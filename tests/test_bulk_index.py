@@ -128,15 +128,16 @@ def test_index_lost_by_an_interrupted_load_is_flagged_and_rebuilt_by_the_next_sy
 def test_a_run_over_large_businesses_keeps_its_requests_and_connections_bounded(
     engine, instance, standin, monkeypatch
 ):
-    """Many requests per business in one ranged run: requests waiting for a concurrency slot must not hold
-    the connections that requests in flight need (that deadlocked the pool until its 30 s timeout)."""
+    """Many requests per business in one ranged run, and more businesses than request slots in progress:
+    requests waiting for a slot must not hold the connections that requests in flight need (that
+    deadlocked the pool until its 30 s timeout)."""
     from pipeline.settings import get_settings
 
     monkeypatch.setenv("EMBEDDING_MAX_INPUTS", "1")
     monkeypatch.setenv("OPENAI_MAX_CONCURRENCY", "4")
     get_settings.cache_clear()
-    for i in range(4):
-        add_business(engine, f"large-{i}", menu=12, policies=0, faqs=0)
+    for i in range(10):
+        add_business(engine, f"large-{i}", menu=6, policies=0, faqs=0)
     standin.latency = 0.2  # keeps every slot busy, so later requests queue
     try:
         results = SensorDriver(instance).sync()
@@ -147,4 +148,4 @@ def test_a_run_over_large_businesses_keeps_its_requests_and_connections_bounded(
     assert len(results) == 1 and results[0].success
     restarts = [e for e in results[0].all_events if e.event_type_value == "STEP_RESTARTED"]
     assert restarts == []
-    assert len(vectors(engine, "menu_item")) == 48
+    assert len(vectors(engine, "menu_item")) == 60

@@ -69,6 +69,18 @@ def test_default_base64_matches_float(client: openai.OpenAI, server: StandinServ
     assert from_base64 == from_float
 
 
+@pytest.mark.parametrize("dimensions", [1536, 7])  # rows of 3k bytes are base64-encoded in one call
+def test_a_vector_does_not_depend_on_the_rest_of_the_request(
+    client: openai.OpenAI, server: StandinServer, dimensions: int
+) -> None:
+    server.dense_vectors = True
+    texts = [f"dish {i} with smoked mozzarella" for i in range(40)] + ["!!!", "a a"]
+    batch = _embed(client, texts, dimensions=dimensions)
+    assert len({tuple(v) for v in batch}) == len(texts)
+    for i in (0, 17, 40, 41):
+        assert batch[i] == _embed(client, [texts[i]], dimensions=dimensions)[0]
+
+
 def test_dimensions_are_honoured(client: openai.OpenAI) -> None:
     (vector,) = _embed(client, ["shorter vectors please"], dimensions=256)
     assert len(vector) == 256
