@@ -100,3 +100,33 @@ def test_transient_errors_past_the_limit_become_row_failures_with_backoff(engine
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert not checks["vectors_current"].passed
     assert checks["vectors_current"].severity.value == "WARN"  # known failures, not silent drift
+
+
+def test_answers_paid_for_before_a_fatal_error_are_kept(engine, instance, standin, monkeypatch):
+    """Six requests in flight, one answered insufficient_quota: the five answered ones are stored whatever
+    order the requests were sent and answered in, and after the fix the re-run pays only for the row
+    still missing."""
+    from pipeline.settings import get_settings
+
+    monkeypatch.setenv("EMBEDDING_MAX_INPUTS", "1")
+    monkeypatch.setenv("OPENAI_MAX_CONCURRENCY", "6")
+    get_settings.cache_clear()
+    try:
+        add_business(engine, "paid", menu=6, policies=0, faqs=0)
+        driver = SensorDriver(instance)
+        (request,) = driver.tick().run_requests
+        # The second request to arrive fails at once; the others, in flight meanwhile, answer later.
+        standin.inject("latency", times=1, seconds=0.5)
+        standin.inject("insufficient_quota", times=1)
+        standin.inject("latency", times=4, seconds=0.5)
+        failed = driver.execute(request, raise_on_error=False)
+        assert not failed.success
+        assert len(vectors(engine, "menu_item")) == 5
+        assert standin.count("/embeddings") == 6
+
+        rerun = driver.execute(request)
+    finally:
+        get_settings.cache_clear()
+    assert rerun.success
+    assert len(vectors(engine, "menu_item")) == 6
+    assert standin.count("/embeddings") == 7  # one more request, for the one row

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import CancelledError, Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -164,20 +164,32 @@ class PartitionSyncer:
             self.request_pool.submit(self._embed_request, content_type, business_id, [p.item for p in r])
             for r in requests
         ]
+        failure: BaseException | None = None
         try:
             for future in futures:
-                outcome = future.result()  # a fatal provider error propagates from here
+                try:
+                    outcome = future.result()
+                except CancelledError:
+                    continue
+                except Exception as exc:  # a fatal provider error: requests not yet sent never will be
+                    failure = failure or exc
+                    for pending in futures:
+                        pending.cancel()
+                    continue
+                # Answers already paid for are stored even when another request failed, so a re-run
+                # does not pay for them again.
                 stats.requests += outcome.requests
                 for docs, batch in outcome.embedded:
                     stats.merge(self._write(conn, content_type, business_id, docs, batch, snapshot))
                 for docs, error_type, message in outcome.failed:
-                    self._fail(
-                        conn, content_type, business_id, [d.doc for d in docs], snapshot, error_type, message
-                    )
+                    rows = [d.doc for d in docs]
+                    self._fail(conn, content_type, business_id, rows, snapshot, error_type, message)
                     stats.failed += len(docs)
         finally:
             for future in futures:
-                future.cancel()  # after a failure, this partition's queued requests are not sent
+                future.cancel()  # a failed write: the requests not yet sent are not sent
+        if failure is not None:
+            raise failure
         return stats
 
     def _embed_request(
