@@ -299,7 +299,7 @@ def standin(
     `own_process`: serve from a separate process, as a remote provider would, so that computing and
     encoding the vectors does not compete for this process's GIL (the stand-in is then not inspectable,
     and None is yielded). `dense_vectors`: vectors with every component set, as OpenAI's are, for
-    benchmarks that store and index them (see embedder.embed_array)."""
+    benchmarks that store and index them (see embedder.embed_batch)."""
     from pipeline.openai_standin import StandinServer
 
     saved = {k: os.environ.get(k) for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import itertools
@@ -112,19 +111,6 @@ def embed_batch(items: Sequence[str | Sequence[int]], dims: int, dense: bool = F
             vectors = _unit_rows(vectors + DENSE_SHARE * spread)
         out[texts] = vectors
     return out
-
-
-def embed_array(item: str | Sequence[int], dims: int, dense: bool = False) -> np.ndarray:
-    return embed_batch([item], dims, dense)[0]
-
-
-def embed(item: str | Sequence[int], dims: int) -> list[float]:
-    return embed_array(item, dims).tolist()
-
-
-def to_base64(vector: np.ndarray) -> str:
-    """OpenAI's base64 encoding: little-endian float32 bytes."""
-    return base64.b64encode(vector.astype("<f4", copy=False).tobytes()).decode("ascii")
 
 
 @dataclass(frozen=True)

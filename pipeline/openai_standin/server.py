@@ -97,7 +97,7 @@ class StandinServer:
         self.host = host
         self.port = port
         self.latency = 0.0
-        self.dense_vectors = False  # see embedder.embed_array
+        self.dense_vectors = False  # see embedder.embed_batch
         self._window = RateWindow(rpm_limit, tpm_limit)
         self._lock = threading.Lock()
         self._faults: deque[Fault] = deque()
