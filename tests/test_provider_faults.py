@@ -130,3 +130,36 @@ def test_answers_paid_for_before_a_fatal_error_are_kept(engine, instance, standi
     assert rerun.success
     assert len(vectors(engine, "menu_item")) == 6
     assert standin.count("/embeddings") == 7  # one more request, for the one row
+
+
+def test_half_answered_before_a_fatal_error_in_a_split_request_is_kept(
+    engine, instance, standin, monkeypatch
+):
+    """A request is rejected for one row and split in two; the first half is answered, the second gets
+    insufficient_quota: the first half's vector is stored before the run fails."""
+    from pipeline.settings import get_settings
+
+    monkeypatch.setenv("EMBEDDING_MAX_INPUTS", "2")
+    get_settings.cache_clear()
+    try:
+        b = add_business(engine, "split", menu=2, policies=0, faqs=0)
+        with engine.begin() as conn:
+            bad = conn.execute(
+                sa.text(
+                    "UPDATE menu_items SET description = 'POISON here' WHERE id ="
+                    " (SELECT max(id) FROM menu_items WHERE business_id = :b) RETURNING id"
+                ),
+                {"b": b},
+            ).scalar_one()
+        driver = SensorDriver(instance)
+        (request,) = driver.tick().run_requests
+        standin.poison("POISON")
+        standin.inject("latency", times=2, seconds=0)  # the pair (rejected), then its first half
+        standin.inject("insufficient_quota", times=1)  # the second half
+        result = driver.execute(request, raise_on_error=False)
+    finally:
+        get_settings.cache_clear()
+    assert not result.success
+    assert standin.count("/embeddings") == 3
+    stored = vectors(engine, "menu_item")
+    assert len(stored) == 1 and ("menu_item", bad) not in stored

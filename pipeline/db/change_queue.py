@@ -89,7 +89,7 @@ def sample_queued_texts(conn: Connection, sample: int = 200) -> list[str]:
             sa.text(
                 "SELECT d.body FROM"
                 " (SELECT DISTINCT content_type, content_id FROM"
-                "   (SELECT content_type, content_id FROM content_changes ORDER BY seq LIMIT :n) oldest) c"
+                "   (SELECT content_type, content_id FROM content_changes ORDER BY changed_at LIMIT :n) oldest) c"
                 " JOIN content_documents d USING (content_type, content_id) WHERE d.body <> ''"
             ),
             {"n": sample},

@@ -31,14 +31,25 @@ def redact(url: str) -> str:
     return sa.make_url(url).render_as_string(hide_password=True)
 
 
+POOL_SIZE = 8
+
+
+def pool_overflow(max_concurrency: int) -> int:
+    """Connections beyond POOL_SIZE a process may open. A sync run holds at once: the index lock, one
+    connection per business in progress (twice the request slots), and per request slot its lock plus
+    a short-lived one (limiter, ledger, emergency stop); four spare."""
+    return max(16, 1 + 2 * max_concurrency + 2 * max_concurrency + 4 - POOL_SIZE)
+
+
 @cache
-def engine_for(url: str) -> Engine:
+def engine_for(url: str, max_overflow: int = 16) -> Engine:
     # pre_ping lets a process survive a database restart: stale pooled connections are replaced.
-    # A sync run holds at once: the index lock, one connection per business in progress (twice the
-    # request slots), and per request slot its lock plus a short-lived one (limiter, ledger). Overflow
-    # connections are opened only when that many are in use, and closed again when returned.
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=16, pool_recycle=1800)
+    # Overflow connections are opened only when that many are in use, and closed again when returned.
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=max_overflow, pool_recycle=1800
+    )
 
 
 def get_engine(settings: Settings | None = None) -> Engine:
-    return engine_for(database_url(settings))
+    settings = settings or get_settings()
+    return engine_for(database_url(settings), pool_overflow(settings.openai_max_concurrency))

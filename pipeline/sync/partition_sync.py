@@ -49,6 +49,8 @@ class RequestOutcome:
     embedded: list[tuple[list[PreparedDocument], EmbeddingBatch]] = field(default_factory=list)
     failed: list[tuple[list[PreparedDocument], str, str]] = field(default_factory=list)
     requests: int = 0
+    # An error that ends the sync (quota, key, emergency stop): raised once `embedded` is stored.
+    fatal: Exception | None = None
 
 
 @dataclass
@@ -122,9 +124,12 @@ class PartitionSyncer:
                 yield conn
             finally:
                 if not conn.invalidated:  # a lost connection has lost its lock with it
-                    conn.rollback()  # an exception may have left a transaction open
-                    conn.execute(sa.text("SELECT pg_advisory_unlock(:c, hashtext(:k))"), key)
-                    conn.commit()
+                    try:
+                        conn.rollback()  # an exception may have left a transaction open
+                        conn.execute(sa.text("SELECT pg_advisory_unlock(:c, hashtext(:k))"), key)
+                        conn.commit()
+                    except sa.exc.DBAPIError as exc:  # the server went away: so did the lock
+                        log.warning("partition lock of %s not released: %s", key["k"], exc.orig)
 
     def _embed_all(
         self,
@@ -164,32 +169,49 @@ class PartitionSyncer:
             self.request_pool.submit(self._embed_request, content_type, business_id, [p.item for p in r])
             for r in requests
         ]
-        failure: BaseException | None = None
+        failure: Exception | None = None
         try:
             for future in futures:
                 try:
                     outcome = future.result()
                 except CancelledError:
                     continue
-                except Exception as exc:  # a fatal provider error: requests not yet sent never will be
-                    failure = failure or exc
+                except Exception as exc:  # not a provider answer (e.g. the limiter's database)
+                    outcome = RequestOutcome(fatal=exc)
+                if outcome.fatal is not None and failure is None:
+                    failure = outcome.fatal
                     for pending in futures:
-                        pending.cancel()
-                    continue
+                        pending.cancel()  # requests not yet sent never will be
                 # Answers already paid for are stored even when another request failed, so a re-run
                 # does not pay for them again.
-                stats.requests += outcome.requests
-                for docs, batch in outcome.embedded:
-                    stats.merge(self._write(conn, content_type, business_id, docs, batch, snapshot))
-                for docs, error_type, message in outcome.failed:
-                    rows = [d.doc for d in docs]
-                    self._fail(conn, content_type, business_id, rows, snapshot, error_type, message)
-                    stats.failed += len(docs)
+                try:
+                    stats.merge(self._store(conn, content_type, business_id, outcome, snapshot))
+                except Exception as exc:
+                    if failure is not None:  # the provider's error decides whether a retry can help
+                        raise failure from exc
+                    raise
         finally:
             for future in futures:
                 future.cancel()  # a failed write: the requests not yet sent are not sent
         if failure is not None:
             raise failure
+        return stats
+
+    def _store(
+        self,
+        conn: sa.Connection,
+        content_type: str,
+        business_id: int,
+        outcome: RequestOutcome,
+        snapshot: PartitionSnapshot,
+    ) -> SyncStats:
+        stats = SyncStats(requests=outcome.requests)
+        for docs, batch in outcome.embedded:
+            stats.merge(self._write(conn, content_type, business_id, docs, batch, snapshot))
+        for docs, error_type, message in outcome.failed:
+            rows = [d.doc for d in docs]
+            self._fail(conn, content_type, business_id, rows, snapshot, error_type, message)
+            stats.failed += len(docs)
         return stats
 
     def _embed_request(
@@ -207,12 +229,20 @@ class PartitionSyncer:
             # Bisect to isolate the rejected row(s); the others still get their vectors.
             half = len(docs) // 2
             left = self._embed_request(content_type, business_id, docs[:half])
+            if left.fatal is not None:
+                left.requests += 1
+                return left
             right = self._embed_request(content_type, business_id, docs[half:])
             return RequestOutcome(
-                left.embedded + right.embedded, left.failed + right.failed, left.requests + right.requests + 1
+                left.embedded + right.embedded,
+                left.failed + right.failed,
+                left.requests + right.requests + 1,
+                right.fatal,
             )
         except RequestFailedError as exc:
             return RequestOutcome(failed=[(list(docs), exc.error_type, str(exc))], requests=1)
+        except Exception as exc:  # fatal: returned with nothing, so the halves already answered are kept
+            return RequestOutcome(requests=1, fatal=exc)
         return RequestOutcome(embedded=[(list(docs), batch)], requests=1)
 
     def _write(
