@@ -86,10 +86,20 @@ def test_bad_key_is_fatal_and_never_leaks(engine, instance, standin, caplog):
     assert TEST_API_KEY not in logs and TEST_API_KEY not in stored
 
 
-def test_transient_errors_past_the_limit_become_row_failures_with_backoff(engine, instance, standin):
+def test_transient_errors_past_the_limit_become_row_failures_with_backoff(
+    engine, instance, standin, monkeypatch
+):
+    from pipeline.settings import get_settings
+
+    # A backoff longer than the rest of the run takes on a slow machine (the tests' default is 0.5 s).
+    monkeypatch.setenv("EMBEDDING_RETRY_BASE_SECONDS", "30")
+    get_settings.cache_clear()
     driver, request = _sync_one(engine, instance)
     standin.inject("server_error", times=3)  # OPENAI_MAX_ATTEMPTS=3 in the tests
-    result = driver.execute(request)
+    try:
+        result = driver.execute(request)
+    finally:
+        get_settings.cache_clear()
 
     assert result.success  # the run finishes; the rows wait for their retry
     with engine.connect() as conn:
