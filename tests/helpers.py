@@ -101,6 +101,19 @@ class SensorDriver:
         raise AssertionError("the sensor kept requesting runs")
 
 
+def poison_menu_item(engine: sa.Engine, business_id: int, marker: str = "POISON", last: bool = False) -> int:
+    """Put `marker` into the description of the business's first (or last) menu item; its id."""
+    pick = "max" if last else "min"
+    with engine.begin() as conn:
+        return conn.execute(
+            sa.text(
+                f"UPDATE menu_items SET description = :d WHERE id ="
+                f" (SELECT {pick}(id) FROM menu_items WHERE business_id = :b) RETURNING id"
+            ),
+            {"d": f"{marker} here", "b": business_id},
+        ).scalar_one()
+
+
 def vectors(engine: sa.Engine, content_type: str | None = None) -> dict[tuple[str, int], list[tuple]]:
     """(content_type, content_id) -> [(chunk_index, content_hash, model, business_id)]."""
     query = (

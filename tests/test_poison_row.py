@@ -6,18 +6,7 @@ import time
 
 import sqlalchemy as sa
 
-from tests.helpers import SensorDriver, add_business, vectors
-
-
-def _poison_one(engine, b: int) -> int:
-    with engine.begin() as conn:
-        return conn.execute(
-            sa.text(
-                "UPDATE menu_items SET description = 'POISON here' WHERE id = "
-                "(SELECT min(id) FROM menu_items WHERE business_id = :b) RETURNING id"
-            ),
-            {"b": b},
-        ).scalar_one()
+from tests.helpers import SensorDriver, add_business, poison_menu_item, vectors
 
 
 def test_poison_row_is_isolated_and_retried_until_the_limit(engine, instance, standin, monkeypatch):
@@ -29,7 +18,7 @@ def test_poison_row_is_isolated_and_retried_until_the_limit(engine, instance, st
     get_settings.cache_clear()
     standin.poison("POISON")
     b = add_business(engine, "poisoned", menu=6, policies=0, faqs=0)
-    bad = _poison_one(engine, b)
+    bad = poison_menu_item(engine, b)
     driver = SensorDriver(instance)
     driver.sync()
 

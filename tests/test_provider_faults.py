@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from tests.conftest import TEST_API_KEY
-from tests.helpers import SensorDriver, add_business, ledger, vectors
+from tests.helpers import SensorDriver, add_business, ledger, poison_menu_item, vectors
 
 
 def _sync_one(engine, instance):
@@ -153,14 +153,7 @@ def test_half_answered_before_a_fatal_error_in_a_split_request_is_kept(
     get_settings.cache_clear()
     try:
         b = add_business(engine, "split", menu=2, policies=0, faqs=0)
-        with engine.begin() as conn:
-            bad = conn.execute(
-                sa.text(
-                    "UPDATE menu_items SET description = 'POISON here' WHERE id ="
-                    " (SELECT max(id) FROM menu_items WHERE business_id = :b) RETURNING id"
-                ),
-                {"b": b},
-            ).scalar_one()
+        bad = poison_menu_item(engine, b, last=True)
         driver = SensorDriver(instance)
         (request,) = driver.tick().run_requests
         standin.poison("POISON")

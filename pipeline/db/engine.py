@@ -42,7 +42,7 @@ def pool_overflow(max_concurrency: int) -> int:
 
 
 @cache
-def engine_for(url: str, max_overflow: int = 16) -> Engine:
+def engine_for(url: str, max_overflow: int) -> Engine:
     # pre_ping lets a process survive a database restart: stale pooled connections are replaced.
     # Overflow connections are opened only when that many are in use, and closed again when returned.
     return sa.create_engine(

@@ -71,12 +71,9 @@ def _word_rows(texts: Sequence[str], dims: int) -> np.ndarray:
     signs: list[float] = []
     for row, text in enumerate(texts):
         tokens = words(text)
+        features = [f"w:{w}" for w in tokens] + [f"b:{a} {b}" for a, b in itertools.pairwise(tokens)]
         base = row * dims
-        for slot, sign in map(_feature_slot, [f"w:{w}" for w in tokens], itertools.repeat(dims)):
-            flat.append(base + slot)
-            signs.append(sign)
-        pairs = [f"b:{a} {b}" for a, b in itertools.pairwise(tokens)]
-        for slot, sign in map(_feature_slot, pairs, itertools.repeat(dims)):
+        for slot, sign in map(_feature_slot, features, itertools.repeat(dims)):
             flat.append(base + slot)
             signs.append(sign)
     matrix = np.bincount(flat, weights=signs, minlength=len(texts) * dims).astype(np.float32)
