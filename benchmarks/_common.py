@@ -257,16 +257,17 @@ def dagster_storage(engine: sa.Engine) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def dagster_instance(engine: sa.Engine) -> Iterator[Any]:
+def dagster_instance(engine: sa.Engine, classes: dict[str, dict[str, str]] | None = None) -> Iterator[Any]:
     """A Dagster instance on PostgreSQL storage, as `scripts/start.sh` runs it: the storage classes of
-    dagster_home/dagster.yaml, pointed at a database of the benchmark's."""
+    dagster_home/dagster.yaml (or `classes`: storage key -> module and class), pointed at a database of
+    the benchmark's."""
     import dagster as dg
     import yaml
 
     config = yaml.safe_load((ROOT / "dagster_home" / "dagster.yaml").read_text())
     with dagster_storage(engine) as url:
         overrides = {
-            key: {**config[key], "config": {"postgres_url": url}}
+            key: {**config[key], **(classes or {}).get(key, {}), "config": {"postgres_url": url}}
             for key in ("run_storage", "event_log_storage", "schedule_storage")
         }
         with dg.instance_for_test(overrides=overrides) as instance:

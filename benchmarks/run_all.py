@@ -40,6 +40,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, str, list[str]]]:
         ("search", "search", ["--vectors", str(args.vectors)]),
         ("column_batch", "column_batch", []),
         ("sensor_scale", "sensor_scale", []),
+        ("dagster_bookkeeping", "dagster_bookkeeping", []),
         ("ui_scale", "ui_scale", []),
         ("freshness", "freshness", []),
     ]

@@ -3,6 +3,7 @@ connections, which carry a run's events across a PostgreSQL restart."""
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,16 @@ ROOT = Path(__file__).resolve().parent.parent
 @dg.asset(partitions_def=dg.StaticPartitionsDefinition(["a", "b"]))
 def probe(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"key": context.partition_key})
+
+
+@dg.asset(
+    partitions_def=dg.StaticPartitionsDefinition(["a", "b", "c"]),
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def ranged_probe(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    for key in context.partition_keys:
+        context.add_asset_metadata({"key": key}, partition_key=key)
+    return dg.MaterializeResult()
 
 
 @pytest.fixture
@@ -76,6 +87,40 @@ def test_pooled_connections_survive_a_database_restart(shipped_instance):
 
     assert result.success
     assert _materialized(shipped_instance) == ["a", "b"]
+
+
+def test_a_ranged_runs_batched_materializations_each_keep_their_partition(shipped_instance):
+    result = dg.materialize(
+        [ranged_probe],
+        instance=shipped_instance,
+        tags={"dagster/asset_partition_range_start": "a", "dagster/asset_partition_range_end": "c"},
+    )
+
+    assert result.success
+    records = shipped_instance.fetch_materializations(dg.AssetKey("ranged_probe"), limit=10).records
+    stored = {r.partition_key: r.asset_materialization.metadata["key"].value for r in records}
+    assert stored == {"a": "a", "b": "b", "c": "c"}
+    # What the UI's partition bar reads.
+    assert shipped_instance.get_materialized_partitions(dg.AssetKey("ranged_probe")) == {"a", "b", "c"}
+
+
+def test_a_pooled_connection_killed_while_idle_is_replaced(shipped_instance, database_url):
+    from pipeline.instance.postgres_storage import PING_AFTER_IDLE_SECONDS
+
+    storage = shipped_instance.event_log_storage
+    with storage._engine.connect() as conn:
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    admin = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    with admin.begin() as conn:
+        assert conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar_one()
+    admin.dispose()
+    time.sleep(PING_AFTER_IDLE_SECONDS * 2)
+
+    # The pool's only idle connection is dead; the next storage call gets a new one instead of an error.
+    shipped_instance.add_dynamic_partitions("killed", ["x"])
+    assert shipped_instance.has_dynamic_partition("killed", "x")
+    with storage._engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() != pid
 
 
 def test_a_table_created_later_is_seen(shipped_instance):

@@ -1,0 +1,115 @@
+"""Dagster's own bookkeeping per business in a ranged sync run: what a run over N business partitions
+costs in Dagster's storage when the work itself is nothing, on the storage `dagster_home/dagster.yaml`
+ships (pooled connections pinged only after idling, batched event writes) against stock dagster-postgres
+(a new connection per statement, one write per event), same run, same database server.
+
+The run has the embedding assets' shape: one asset over a range of N dynamic partitions that records
+each partition's own metadata, and three partitioned checks evaluated per partition. Figures: seconds
+for the whole run, the asset step (per-partition metadata, materializations) and the check step, and
+milliseconds per business. No target in the issue; the shipped storage must cost less than stock.
+
+    .venv/bin/python -m benchmarks.dagster_bookkeeping [--businesses 100] [--repeats 3]
+"""
+
+import argparse
+import time
+from typing import Any
+
+import dagster as dg
+import sqlalchemy as sa
+
+from benchmarks import _common as c
+
+PARTITIONS = dg.DynamicPartitionsDefinition(name="bookkeeping_businesses")
+CHECKS = ("vectors_current", "no_orphan_vectors", "single_model")
+
+
+@dg.asset(partitions_def=PARTITIONS, backfill_policy=dg.BackfillPolicy.single_run())
+def synced(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    for key in context.partition_keys:
+        context.add_asset_metadata({"rows_embedded": 10, "tokens": 400}, partition_key=key)
+    return dg.MaterializeResult(metadata={"businesses_in_run": len(context.partition_keys)})
+
+
+@dg.multi_asset_check(
+    specs=[dg.AssetCheckSpec(n, asset="synced", partitions_def=PARTITIONS) for n in CHECKS],
+    can_subset=True,
+)
+def synced_health(context: dg.AssetCheckExecutionContext):
+    for key in context.partition_keys:
+        for name in CHECKS:
+            context.op_execution_context.log_event(
+                dg.AssetCheckEvaluation(
+                    asset_key=dg.AssetKey("synced"), check_name=name, passed=True, partition=key
+                )
+            )
+    yield from ()
+
+
+STOCK = {
+    "run_storage": ("dagster_postgres.run_storage", "PostgresRunStorage"),
+    "event_log_storage": ("dagster_postgres.event_log", "PostgresEventLogStorage"),
+    "schedule_storage": ("dagster_postgres.schedule_storage", "PostgresScheduleStorage"),
+}
+
+
+def timed_run(instance: Any, keys: list[str]) -> dict[str, float]:
+    started = time.perf_counter()
+    result = dg.materialize(
+        [synced, synced_health],
+        instance=instance,
+        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+    )
+    seconds = time.perf_counter() - started
+    if not result.success:
+        raise RuntimeError("bookkeeping run failed")
+    steps: dict[str, float] = {}
+    for record in instance.all_logs(result.run_id):
+        event = record.dagster_event
+        if event and event.event_type_value in ("STEP_START", "STEP_SUCCESS"):
+            steps.setdefault(event.step_key, 0.0)
+            steps[event.step_key] += record.timestamp * (
+                1 if event.event_type_value == "STEP_SUCCESS" else -1
+            )
+    return {"run": seconds, "asset_step": steps["synced"], "check_step": steps["synced_health"]}
+
+
+def measure(engine: sa.Engine, stock: bool, businesses: int, repeats: int) -> dict[str, Any]:
+    overrides = {key: {"module": m, "class": cls} for key, (m, cls) in STOCK.items()} if stock else None
+    # Stock dagster-postgres writes one event at a time; the shipped storage's module turns batching on.
+    with c.restored_env(), c.dagster_instance(engine, classes=overrides) as instance:
+        if stock:
+            c.set_env(DAGSTER_EVENT_BATCH_SIZE="0")
+        keys = [str(i) for i in range(1, businesses + 1)]
+        instance.add_dynamic_partitions(PARTITIONS.name, keys)
+        timed_run(instance, keys)  # warm-up: imports, table checks, first connections
+        runs = [timed_run(instance, keys) for _ in range(repeats)]
+    best = {k: min(r[k] for r in runs) for k in runs[0]}
+    return {
+        **{f"{k}_seconds": c.r(v, 3) for k, v in best.items()},
+        "ms_per_business": c.r(best["run"] / businesses * 1000, 2),
+        "check_evaluation_ms": c.r(best["check_step"] / (businesses * len(CHECKS)) * 1000, 2),
+        "runs_measured": repeats,
+    }
+
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    params = {"businesses": args.businesses, "checks_per_business": len(CHECKS), "repeats": args.repeats}
+    with c.bench_database() as engine:
+        shipped = measure(engine, False, args.businesses, args.repeats)
+        stock = measure(engine, True, args.businesses, args.repeats)
+    ratio = shipped["run_seconds"] / stock["run_seconds"]
+    return c.result(
+        "dagster_bookkeeping",
+        params,
+        {"shipped_storage": shipped},
+        {"stock_dagster_postgres": stock},
+        [c.check("shipped / stock dagster-postgres seconds per ranged run", c.r(ratio), "<", 1.0)],
+    )
+
+
+if __name__ == "__main__":
+    parser = c.parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--businesses", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=3)
+    c.main("dagster_bookkeeping", parser, bench)
