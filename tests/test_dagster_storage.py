@@ -3,6 +3,7 @@ connections, which carry a run's events across a PostgreSQL restart."""
 
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -39,6 +40,8 @@ def shipped_instance(database_url: str, tmp_path: Path, monkeypatch) -> Iterator
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.make_url(database_url).set(drivername="postgresql+psycopg2", database=name)
     monkeypatch.setenv("DAGSTER_PG_URL", url.render_as_string(hide_password=False))
+    # The storage turns batched event writes on for its process; undone after the test.
+    monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
     shutil.copy(ROOT / "dagster_home" / "dagster.yaml", tmp_path / "dagster.yaml")
     try:
         with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
@@ -89,7 +92,18 @@ def test_pooled_connections_survive_a_database_restart(shipped_instance):
     assert _materialized(shipped_instance) == ["a", "b"]
 
 
-def test_a_ranged_runs_batched_materializations_each_keep_their_partition(shipped_instance):
+def test_a_ranged_runs_materializations_are_one_batch_and_keep_their_partitions(
+    shipped_instance, monkeypatch
+):
+    storage = shipped_instance.event_log_storage
+    batches: list[list[str]] = []
+    store_batch = storage.store_event_batch
+
+    def recording(events):
+        batches.append([e.dagster_event_type.value for e in events])
+        return store_batch(events)
+
+    monkeypatch.setattr(storage, "store_event_batch", recording)
     result = dg.materialize(
         [ranged_probe],
         instance=shipped_instance,
@@ -97,30 +111,75 @@ def test_a_ranged_runs_batched_materializations_each_keep_their_partition(shippe
     )
 
     assert result.success
+    assert ["ASSET_MATERIALIZATION"] * 3 in batches  # one write for the three businesses
     records = shipped_instance.fetch_materializations(dg.AssetKey("ranged_probe"), limit=10).records
     stored = {r.partition_key: r.asset_materialization.metadata["key"].value for r in records}
     assert stored == {"a": "a", "b": "b", "c": "c"}
-    # What the UI's partition bar reads.
+    # What the UI's partition bar and asset page read.
     assert shipped_instance.get_materialized_partitions(dg.AssetKey("ranged_probe")) == {"a", "b", "c"}
+    entry = shipped_instance.get_asset_records([dg.AssetKey("ranged_probe")])[0].asset_entry
+    assert entry.last_materialization_record.storage_id == max(r.storage_id for r in records)
 
 
-def test_a_pooled_connection_killed_while_idle_is_replaced(shipped_instance, database_url):
-    from pipeline.instance.postgres_storage import PING_AFTER_IDLE_SECONDS
-
-    storage = shipped_instance.event_log_storage
+def _kill_pooled_connection(storage, database_url: str) -> int:
+    """Terminate the backend of the storage pool's idle connection; returns once it has exited."""
     with storage._engine.connect() as conn:
         pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
     admin = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
     with admin.begin() as conn:
-        assert conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar_one()
+        assert conn.execute(sa.text("SELECT pg_terminate_backend(:p, 5000)"), {"p": pid}).scalar_one()
     admin.dispose()
-    time.sleep(PING_AFTER_IDLE_SECONDS * 2)
+    return pid
 
-    # The pool's only idle connection is dead; the next storage call gets a new one instead of an error.
+
+@pytest.mark.parametrize("idle", ["just_returned", "idle"])
+def test_a_pooled_connection_killed_in_the_pool_is_replaced(shipped_instance, database_url, idle):
+    from pipeline.instance.postgres_storage import PING_AFTER_IDLE_SECONDS
+
+    storage = shipped_instance.event_log_storage
+    pid = _kill_pooled_connection(storage, database_url)
+    if idle == "idle":
+        time.sleep(PING_AFTER_IDLE_SECONDS * 2)
+
+    # The pool's only connection is dead; the next storage call gets a new one instead of an error.
     shipped_instance.add_dynamic_partitions("killed", ["x"])
     assert shipped_instance.has_dynamic_partition("killed", "x")
     with storage._engine.connect() as conn:
         assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() != pid
+
+
+@pytest.mark.skipif(
+    "DATABASE_URL_IS_EXTERNAL" in os.environ, reason="needs the embedded server to restart it"
+)
+def test_a_restart_during_a_burst_of_event_writes_fails_none_of_them(shipped_instance):
+    from pipeline.db.embedded import ensure_embedded_server, stop_embedded_server
+    from pipeline.settings import get_settings
+
+    errors: list[str] = []
+    written = [0]
+    stop = threading.Event()
+
+    def writer() -> None:  # a run's bookkeeping: a storage call every few milliseconds
+        while not stop.is_set():
+            try:
+                shipped_instance.add_dynamic_partitions("burst", [str(written[0])])
+                written[0] += 1
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    time.sleep(0.3)
+    data_dir = get_settings().data_dir
+    stop_embedded_server(data_dir)
+    ensure_embedded_server(data_dir)
+    time.sleep(0.3)
+    stop.set()
+    thread.join()
+
+    assert errors == []
+    assert len(shipped_instance.get_dynamic_partitions("burst")) == written[0] > 0
 
 
 def test_a_table_created_later_is_seen(shipped_instance):

@@ -6,21 +6,24 @@ was most of a small incremental run: `benchmarks/dagster_bookkeeping` measures ~
 stock dagster-postgres, ~26 ms on these classes.
 
 These subclasses keep dagster-postgres's tables, migrations and configuration (`postgres_url` or
-`postgres_db`) and change only the engine: a small pool per process. A connection that sat idle is pinged
-before use, so a PostgreSQL restart costs one reconnect instead of a failed event; one handed straight
-back out within a burst of events is not (a ping on every checkout doubled the round trips of a run's
-bookkeeping). Configured in `dagster_home/dagster.yaml` and `deploy/dagster.yaml` as `run_storage`,
+`postgres_db`) and change only the engine: a small pool per process whose connections are checked before
+use, so a PostgreSQL restart costs one reconnect instead of a failed event. The check is free for a
+connection handed straight back out within a burst of events (its socket is polled: a connection the
+server terminated has its farewell or EOF waiting); one that sat idle, or whose socket has something to
+read, is pinged. (`pool_pre_ping` pinged on every checkout, which doubled the round trips of a run's
+bookkeeping.) Configured in `dagster_home/dagster.yaml` and `deploy/dagster.yaml` as `run_storage`,
 `event_log_storage` and `schedule_storage`, which is how run workers receive them too. The event log
 also remembers which of Dagster's tables exist instead of asking the catalog each time.
 
-Building these storages also turns on Dagster's batched event writes (`DAGSTER_EVENT_BATCH_SIZE`, off by
-default in OSS; an explicit setting in the environment wins): a ranged run's per-business
-materializations and its planned events are then stored as one batch instead of a write per business.
+Building these storages also turns on Dagster's batched event writes for the whole process
+(`DAGSTER_EVENT_BATCH_SIZE`, off by default in OSS; an explicit setting in the environment wins): a
+ranged run's per-business materializations are then stored with one INSERT instead of a write each.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import time
 from collections.abc import Mapping
 from typing import Any, Self
@@ -41,11 +44,12 @@ POOL_SIZE = 1
 MAX_OVERFLOW = 8
 # Server-side idle timeouts or failovers should never hand out a connection older than this.
 POOL_RECYCLE_SECONDS = 1800
-# A connection back in the pool for longer than this is pinged before reuse. A PostgreSQL restart takes
-# longer, so a connection it killed has always been idle past this; within a burst of event writes a
+# A connection back in the pool for longer than this is pinged before reuse, whatever its socket says
+# (a peer that vanished without closing leaves nothing to read); within a burst of event writes a
 # connection is reused after milliseconds.
 PING_AFTER_IDLE_SECONDS = 0.25
-# Events of one batch (a ranged run's materializations, its planned events) per INSERT.
+# Materializations of one ranged run per INSERT. If the batch's second statement (tags, asset record)
+# fails, Dagster's fallback writes the events again one by one: duplicates in the event log, no loss.
 EVENT_BATCH_SIZE = 1000
 
 
@@ -63,9 +67,11 @@ def pooled_engine(postgres_url: str, token_provider: Any = None) -> sa.Engine:
 
 
 def _ping_when_idle(engine: sa.Engine, idle_seconds: float) -> None:
-    """SQLAlchemy's pessimistic disconnect handling, for connections that sat idle only. A dead one
-    raises InvalidatePoolError: the pool replaces it, and every connection older than it, before
-    handing one out (what `pool_pre_ping` does, on every checkout)."""
+    """SQLAlchemy's pessimistic disconnect handling, without a round trip for a connection just used. A
+    connection that sat idle, or has unread bytes (a terminated backend's FATAL message, or EOF), is
+    pinged; a dead one raises InvalidatePoolError, and the pool replaces it, and every connection older
+    than it, before handing one out (as `pool_pre_ping` does; dagster-postgres retries the connect while
+    the server is still down)."""
 
     @sa.event.listens_for(engine, "connect")
     def _fresh(_dbapi_conn: Any, record: Any) -> None:
@@ -73,18 +79,27 @@ def _ping_when_idle(engine: sa.Engine, idle_seconds: float) -> None:
 
     @sa.event.listens_for(engine, "checkin")
     def _returned(_dbapi_conn: Any, record: Any) -> None:
-        if record is not None:  # None for a connection detached from the pool
-            record.info["returned_at"] = time.monotonic()
+        record.info["returned_at"] = time.monotonic()
 
     @sa.event.listens_for(engine, "checkout")
     def _check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        if time.monotonic() - record.info.get("returned_at", 0.0) <= idle_seconds:
+        idle = time.monotonic() - record.info.get("returned_at", 0.0)
+        if idle <= idle_seconds and not _has_unread_bytes(dbapi_conn):
             return
         try:
             with dbapi_conn.cursor() as cursor:
                 cursor.execute("SELECT 1")
         except Exception as exc:
             raise sa.exc.InvalidatePoolError("pooled Dagster storage connection is dead") from exc
+
+
+def _has_unread_bytes(dbapi_conn: Any) -> bool:
+    """Between statements a healthy autocommit connection has nothing to read from the server."""
+    try:
+        readable, _, _ = select.select([dbapi_conn.fileno()], [], [], 0)
+    except Exception:  # a closed connection or descriptor
+        return True
+    return bool(readable)
 
 
 class _PooledEngine:
