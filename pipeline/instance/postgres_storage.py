@@ -2,8 +2,8 @@
 
 dagster-postgres opens a new connection for every statement (NullPool). A sync run writes one
 materialization and three check evaluations per business partition, so that bookkeeping, not the sync,
-was most of a small incremental run: `benchmarks/dagster_bookkeeping` measures ~190 ms per business on
-stock dagster-postgres, ~26 ms on these classes.
+was most of a small incremental run: `benchmarks/dagster_bookkeeping` measures ~200 ms per business on
+stock dagster-postgres, ~30 ms on these classes.
 
 These subclasses keep dagster-postgres's tables, migrations and configuration (`postgres_url` or
 `postgres_db`) and change only the engine: a small pool per process whose connections are checked before
