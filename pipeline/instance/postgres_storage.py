@@ -62,11 +62,11 @@ def pooled_engine(postgres_url: str, token_provider: Any = None) -> sa.Engine:
         max_overflow=MAX_OVERFLOW,
         pool_recycle=POOL_RECYCLE_SECONDS,
     )
-    _ping_when_idle(engine, PING_AFTER_IDLE_SECONDS)
+    _check_before_use(engine, PING_AFTER_IDLE_SECONDS)
     return engine
 
 
-def _ping_when_idle(engine: sa.Engine, idle_seconds: float) -> None:
+def _check_before_use(engine: sa.Engine, idle_seconds: float) -> None:
     """SQLAlchemy's pessimistic disconnect handling, without a round trip for a connection just used. A
     connection that sat idle, or has unread bytes (a terminated backend's FATAL message, or EOF), is
     pinged; a dead one raises InvalidatePoolError, and the pool replaces it, and every connection older
@@ -96,10 +96,12 @@ def _ping_when_idle(engine: sa.Engine, idle_seconds: float) -> None:
 def _has_unread_bytes(dbapi_conn: Any) -> bool:
     """Between statements a healthy autocommit connection has nothing to read from the server."""
     try:
-        readable, _, _ = select.select([dbapi_conn.fileno()], [], [], 0)
+        # poll, not select: a busy process's descriptors can exceed select's FD_SETSIZE.
+        poller = select.poll()
+        poller.register(dbapi_conn.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
     except Exception:  # a closed connection or descriptor
         return True
-    return bool(readable)
 
 
 class _PooledEngine:
