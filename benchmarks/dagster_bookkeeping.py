@@ -81,22 +81,26 @@ class PingedScheduleStorage(_PingEveryCheckout, shipped.PooledPostgresScheduleSt
     pass
 
 
-# variant -> (storage key -> (module, class), or None for dagster_home/dagster.yaml's; batch size).
-VARIANTS: dict[str, tuple[dict[str, tuple[str, str]] | None, str | None]] = {
+def _classes(module: str, run: str, event_log: str, schedule: str) -> dict[str, dict[str, str]]:
+    names = {"run_storage": run, "event_log_storage": event_log, "schedule_storage": schedule}
+    return {key: {"module": module, "class": cls} for key, cls in names.items()}
+
+
+# variant -> (storage classes, None for dagster_home/dagster.yaml's; DAGSTER_EVENT_BATCH_SIZE to set).
+VARIANTS: dict[str, tuple[dict[str, dict[str, str]] | None, str | None]] = {
     "shipped": (None, None),
     "before_this_change": (
-        {
-            "run_storage": (__name__, "PingedRunStorage"),
-            "event_log_storage": (__name__, "PingedEventLogStorage"),
-            "schedule_storage": (__name__, "PingedScheduleStorage"),
-        },
+        _classes(__name__, "PingedRunStorage", "PingedEventLogStorage", "PingedScheduleStorage"),
         "0",
     ),
     "stock_dagster_postgres": (
         {
-            "run_storage": ("dagster_postgres.run_storage", "PostgresRunStorage"),
-            "event_log_storage": ("dagster_postgres.event_log", "PostgresEventLogStorage"),
-            "schedule_storage": ("dagster_postgres.schedule_storage", "PostgresScheduleStorage"),
+            "run_storage": {"module": "dagster_postgres.run_storage", "class": "PostgresRunStorage"},
+            "event_log_storage": {"module": "dagster_postgres.event_log", "class": "PostgresEventLogStorage"},
+            "schedule_storage": {
+                "module": "dagster_postgres.schedule_storage",
+                "class": "PostgresScheduleStorage",
+            },
         },
         "0",
     ),
@@ -113,22 +117,22 @@ def timed_run(instance: Any, keys: list[str]) -> dict[str, float]:
     seconds = time.perf_counter() - started
     if not result.success:
         raise RuntimeError("bookkeeping run failed")
-    steps: dict[str, float] = {}
+    at: dict[tuple[str, str], float] = {}  # (event type, step) -> timestamp
     for record in instance.all_logs(result.run_id):
         event = record.dagster_event
         if event and event.event_type_value in ("STEP_START", "STEP_SUCCESS"):
-            steps.setdefault(event.step_key, 0.0)
-            steps[event.step_key] += record.timestamp * (
-                1 if event.event_type_value == "STEP_SUCCESS" else -1
-            )
-    return {"run": seconds, "asset_step": steps["synced"], "check_step": steps["synced_health"]}
+            at[(event.event_type_value, event.step_key)] = record.timestamp
+
+    def step(key: str) -> float:
+        return at[("STEP_SUCCESS", key)] - at[("STEP_START", key)]
+
+    return {"run": seconds, "asset_step": step("synced"), "check_step": step("synced_health")}
 
 
 def measure(engine: sa.Engine, variant: str, businesses: int, repeats: int) -> dict[str, Any]:
     classes, batch_size = VARIANTS[variant]
-    overrides = {key: {"module": m, "class": cls} for key, (m, cls) in classes.items()} if classes else None
     # The shipped storage turns batching on; the others write one event at a time, as they did.
-    with c.restored_env(), c.dagster_instance(engine, classes=overrides) as instance:
+    with c.restored_env(), c.dagster_instance(engine, classes=classes) as instance:
         if batch_size is not None:
             c.set_env(DAGSTER_EVENT_BATCH_SIZE=batch_size)
         keys = [str(i) for i in range(1, businesses + 1)]

@@ -73,13 +73,11 @@ def _check_before_use(engine: sa.Engine, idle_seconds: float) -> None:
     than it, before handing one out (as `pool_pre_ping` does; dagster-postgres retries the connect while
     the server is still down)."""
 
-    @sa.event.listens_for(engine, "connect")
-    def _fresh(_dbapi_conn: Any, record: Any) -> None:
+    def _stamp(_dbapi_conn: Any, record: Any) -> None:  # a new connection counts as just used
         record.info["returned_at"] = time.monotonic()
 
-    @sa.event.listens_for(engine, "checkin")
-    def _returned(_dbapi_conn: Any, record: Any) -> None:
-        record.info["returned_at"] = time.monotonic()
+    sa.event.listen(engine, "connect", _stamp)
+    sa.event.listen(engine, "checkin", _stamp)
 
     @sa.event.listens_for(engine, "checkout")
     def _check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
