@@ -6,6 +6,7 @@ import dagster as dg
 
 from pipeline.assets.partitions import business_id_of, business_partitions
 from pipeline.content_types import CONTENT_TYPES, ContentType
+from pipeline.db.engine import PARTITIONS_PER_REQUEST_SLOT
 from pipeline.llm.errors import ProviderFatalError
 from pipeline.resources.database import DatabaseResource
 from pipeline.resources.openai import OpenAIResource
@@ -21,9 +22,6 @@ from pipeline.tags import TRIGGER_TAG
 SYNC_RETRY_POLICY = dg.RetryPolicy(
     max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
-
-
-PARTITIONS_PER_REQUEST_SLOT = 2
 
 
 def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:

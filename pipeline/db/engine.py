@@ -32,13 +32,17 @@ def redact(url: str) -> str:
 
 
 POOL_SIZE = 8
+# Businesses a ranged sync run keeps in progress per provider request slot (pipeline/assets/embeddings.py):
+# while one writes its answer, another's request is in flight. Each holds a connection.
+PARTITIONS_PER_REQUEST_SLOT = 2
 
 
 def pool_overflow(max_concurrency: int) -> int:
     """Connections beyond POOL_SIZE a process may open. A sync run holds at once: the index lock, one
-    connection per business in progress (twice the request slots), and per request slot its lock plus
-    a short-lived one (limiter, ledger, emergency stop); four spare."""
-    return max(16, 1 + 2 * max_concurrency + 2 * max_concurrency + 4 - POOL_SIZE)
+    connection per business in progress, and per request slot its lock plus a short-lived one (limiter,
+    ledger, emergency stop); four spare."""
+    in_progress = PARTITIONS_PER_REQUEST_SLOT * max_concurrency
+    return max(16, 1 + in_progress + 2 * max_concurrency + 4 - POOL_SIZE)
 
 
 @cache
