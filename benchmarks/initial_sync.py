@@ -10,7 +10,8 @@ pg_stat_progress_create_index).
 
 --latency-ms > 0: the reference is the ceiling the provider settings allow for the requests the
 pipeline made: min(OPENAI_MAX_CONCURRENCY / latency, OPENAI_RPM / 60, OPENAI_TPM / 60 / tokens per
-request) requests/s x rows per request.
+request) requests/s x rows per request. A second check adds to the ceiling a raw CREATE INDEX of the
+same vectors: the index a searchable table needs, which the ceiling leaves out.
 
     .venv/bin/python -m benchmarks.initial_sync [--rows 10000] [--businesses 100] [--latency-ms 0]
 """
@@ -121,15 +122,17 @@ def copy_reference(
         conn.execute(sa.text(f"CREATE TABLE bench_ref_b ({like})"))
     c.checkpoint(engine)
 
-    def copy_then_index() -> None:
-        c.copy_in(engine, "bench_ref_b", rows)
+    def build_indexes() -> None:
         with engine.begin() as conn:
             conn.execute(sa.text(f"SET LOCAL maintenance_work_mem = '{maintenance_work_mem}'"))
             conn.execute(sa.text(f"SET LOCAL max_parallel_maintenance_workers = {build_workers}"))
             for statement in indexes_b:
                 conn.execute(sa.text(statement))
 
-    seconds["copy_then_create_index"], _ = c.timed(copy_then_index)
+    copy_seconds, _ = c.timed(lambda: c.copy_in(engine, "bench_ref_b", rows))
+    build_seconds, _ = c.timed(build_indexes)
+    seconds["copy_then_create_index"] = copy_seconds + build_seconds
+    figures["create_index_seconds"] = c.r(build_seconds, 3)
     tables = [f"bench_ref_{x}" for x in ("ab" if indexed_copy else "b")]
     with engine.begin() as conn:
         counts = [conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables]
@@ -201,6 +204,23 @@ def provider_ceiling(sync: dict[str, Any], latency: float) -> dict[str, Any]:
     }
 
 
+def ceiling_plus_build(
+    engine: sa.Engine, sync: dict[str, Any], ceiling: dict[str, Any], args: argparse.Namespace
+) -> dict[str, Any]:
+    """A second reference for the latency mode: the ceiling, then a raw CREATE INDEX of the vectors the
+    pipeline stored (same memory and workers). No single-table loader beats building after the load here:
+    a live HNSW index takes fewer rows/s than the limits deliver (benchmarks/hnsw_layout.py)."""
+    raw = copy_reference(engine, args.ref_maintenance_work_mem, indexed_copy=False)
+    seconds = ceiling["seconds"] + raw["create_index_seconds"]
+    return {
+        "ceiling_seconds": ceiling["seconds"],
+        "create_index_seconds": raw["create_index_seconds"],
+        "seconds": c.r(seconds, 3),
+        "rows_per_s": c.r(sync["rows"] / seconds, 1),
+        "pipeline_ratio": c.r(seconds / sync["seconds"]),
+    }
+
+
 # Account limits far above what the machine can send, so that no run waits on the rate limiter.
 UNLIMITED_ACCOUNT = {"OPENAI_RPM": "10000000", "OPENAI_TPM": "1000000000"}
 
@@ -227,6 +247,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             reference = copy_reference(engine, args.ref_maintenance_work_mem, indexed_copy)
         if reference is None:
             reference = provider_ceiling(sync, latency)
+            reference["with_index_build"] = ceiling_plus_build(engine, sync, reference, args)
     ratio = sync["rows_per_s"] / reference["rows_per_s"]
     whole_run_ratio = sync["whole_run_rows_per_s"] / reference["rows_per_s"]
     reference["pipeline_whole_run_with_checks_ratio"] = c.r(whole_run_ratio)
@@ -243,14 +264,17 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         name = "initial_sync_latency"
         label = "pipeline rows/s / provider-settings ceiling rows/s"
         notes.append("No target was given for the latency mode; the 0 ms target (>= 0.8) is applied.")
-    return c.result(
-        name,
-        params,
-        {"pipeline": sync},
-        reference,
-        [{**c.check(label, c.r(ratio), ">=", 0.8)}],
-        notes,
-    )
+    checks = [c.check(label, c.r(ratio), ">=", 0.8)]
+    if "with_index_build" in reference:
+        checks.append(
+            c.check(
+                "pipeline rows/s / (ceiling + raw CREATE INDEX of the same vectors) rows/s",
+                reference["with_index_build"]["pipeline_ratio"],
+                ">=",
+                0.8,
+            )
+        )
+    return c.result(name, params, {"pipeline": sync}, reference, checks, notes)
 
 
 if __name__ == "__main__":

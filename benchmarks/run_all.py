@@ -7,8 +7,8 @@ benchmark's stderr (Dagster logs) goes to a file in --log-dir, named in its entr
     .venv/bin/python -m benchmarks.run_all [--only NAME,...] [--skip NAME,...] [--full]
         [--rows N] [--vectors N] [--log-dir DIR] [--timeout SECONDS] [--strict]
 
-Defaults: 10k rows for the syncs, 100k vectors for search (about 30 minutes on 2 cores). --full: 100k rows
-for the initial and incremental syncs as well (about an hour more).
+Defaults: 10k rows for the syncs and hnsw_layout, 100k vectors for search (about 35 minutes on 2
+cores). --full: 100k rows for the syncs and hnsw_layout as well (about 90 minutes more).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, str, list[str]]]:
     entries = [
         ("initial_sync", "initial_sync", rows),
         ("initial_sync_latency", "initial_sync", [*rows, "--latency-ms", str(args.latency_ms)]),
+        ("hnsw_layout", "hnsw_layout", rows),
         ("incremental_sync", "incremental_sync", rows),
         ("capture_overhead", "capture_overhead", []),
         ("search", "search", ["--vectors", str(args.vectors)]),
