@@ -553,6 +553,10 @@ EMBEDDING_TYPES = (
 )  # fmt: skip
 
 
+# A scratch table with content_embeddings' columns, constraints and storage (vectors inline), no indexes.
+EMBEDDINGS_LIKE = "LIKE content_embeddings INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE"
+
+
 def random_unit_vectors(count: int, dims: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     vectors = rng.standard_normal((count, dims), dtype=np.float32)

@@ -10,8 +10,8 @@ pg_stat_progress_create_index).
 
 --latency-ms > 0: the reference is the ceiling the provider settings allow for the requests the
 pipeline made: min(OPENAI_MAX_CONCURRENCY / latency, OPENAI_RPM / 60, OPENAI_TPM / 60 / tokens per
-request) requests/s x rows per request. A second check adds to the ceiling a raw CREATE INDEX of the
-same vectors: the index a searchable table needs, which the ceiling leaves out.
+request) requests/s x rows per request. A second check adds to the ceiling a raw build of the HNSW
+index over the same vectors: the index a searchable table needs, which the ceiling leaves out.
 
     .venv/bin/python -m benchmarks.initial_sync [--rows 10000] [--businesses 100] [--latency-ms 0]
 """
@@ -103,14 +103,12 @@ def copy_reference(
         count = conn.execute(
             sa.text("SELECT count(*) FROM content_embeddings WHERE content_type = 'menu_item'")
         ).scalar_one()
-    # Same columns, constraints and storage (vectors inline) as content_embeddings.
-    like = "LIKE content_embeddings INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE"
     figures: dict[str, Any] = {"rows": count, "copy_bytes": len(rows)}
     seconds: dict[str, float] = {}
 
     if indexed_copy:  # (a) COPY into a table that already has every index.
         with engine.begin() as conn:
-            conn.execute(sa.text(f"CREATE TABLE bench_ref_a ({like})"))
+            conn.execute(sa.text(f"CREATE TABLE bench_ref_a ({c.EMBEDDINGS_LIKE})"))
             for statement in c.index_definitions(engine, "content_embeddings", "bench_ref_a"):
                 conn.execute(sa.text(statement))
         c.checkpoint(engine)
@@ -119,20 +117,24 @@ def copy_reference(
     # (b) COPY into a bare table, then build every index.
     indexes_b = c.index_definitions(engine, "content_embeddings", "bench_ref_b")
     with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE TABLE bench_ref_b ({like})"))
+        conn.execute(sa.text(f"CREATE TABLE bench_ref_b ({c.EMBEDDINGS_LIKE})"))
     c.checkpoint(engine)
 
-    def build_indexes() -> None:
+    def build_indexes() -> float:
+        """Seconds of the HNSW build alone: the one index a bulk load defers."""
+        hnsw = 0.0
         with engine.begin() as conn:
             conn.execute(sa.text(f"SET LOCAL maintenance_work_mem = '{maintenance_work_mem}'"))
             conn.execute(sa.text(f"SET LOCAL max_parallel_maintenance_workers = {build_workers}"))
             for statement in indexes_b:
-                conn.execute(sa.text(statement))
+                took, _ = c.timed(lambda s=statement: conn.execute(sa.text(s)))
+                hnsw += took if "USING hnsw" in statement else 0.0
+        return hnsw
 
     copy_seconds, _ = c.timed(lambda: c.copy_in(engine, "bench_ref_b", rows))
-    build_seconds, _ = c.timed(build_indexes)
+    build_seconds, hnsw_seconds = c.timed(build_indexes)
     seconds["copy_then_create_index"] = copy_seconds + build_seconds
-    figures["create_index_seconds"] = c.r(build_seconds, 3)
+    figures["hnsw_create_index_seconds"] = c.r(hnsw_seconds, 3)
     tables = [f"bench_ref_{x}" for x in ("ab" if indexed_copy else "b")]
     with engine.begin() as conn:
         counts = [conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables]
@@ -205,16 +207,19 @@ def provider_ceiling(sync: dict[str, Any], latency: float) -> dict[str, Any]:
 
 
 def ceiling_plus_build(
-    engine: sa.Engine, sync: dict[str, Any], ceiling: dict[str, Any], args: argparse.Namespace
+    engine: sa.Engine, sync: dict[str, Any], ceiling: dict[str, Any], maintenance_work_mem: str | None
 ) -> dict[str, Any]:
-    """A second reference for the latency mode: the ceiling, then a raw CREATE INDEX of the vectors the
-    pipeline stored (same memory and workers). No single-table loader beats building after the load here:
-    a live HNSW index takes fewer rows/s than the limits deliver (benchmarks/hnsw_layout.py)."""
-    raw = copy_reference(engine, args.ref_maintenance_work_mem, indexed_copy=False)
-    seconds = ceiling["seconds"] + raw["create_index_seconds"]
+    """A second reference for the latency mode: the ceiling, then a raw build of the HNSW index over the
+    vectors the pipeline stored (same memory and workers; the btrees are kept up during a load, so their
+    cost is in the ceiling's time). Of the one-table loads benchmarks/hnsw_layout.py tried, none beat
+    building after the load here: a live HNSW index takes fewer rows/s than the limits deliver."""
+    raw = copy_reference(engine, maintenance_work_mem, indexed_copy=False)
+    seconds = ceiling["seconds"] + raw["hnsw_create_index_seconds"]
     return {
         "ceiling_seconds": ceiling["seconds"],
-        "create_index_seconds": raw["create_index_seconds"],
+        "hnsw_create_index_seconds": raw["hnsw_create_index_seconds"],
+        "create_index_maintenance_work_mem": raw["create_index_maintenance_work_mem"],
+        "create_index_parallel_workers": raw["create_index_parallel_workers"],
         "seconds": c.r(seconds, 3),
         "rows_per_s": c.r(sync["rows"] / seconds, 1),
         "pipeline_ratio": c.r(seconds / sync["seconds"]),
@@ -247,7 +252,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             reference = copy_reference(engine, args.ref_maintenance_work_mem, indexed_copy)
         if reference is None:
             reference = provider_ceiling(sync, latency)
-            reference["with_index_build"] = ceiling_plus_build(engine, sync, reference, args)
+            reference["with_index_build"] = ceiling_plus_build(
+                engine, sync, reference, args.ref_maintenance_work_mem
+            )
     ratio = sync["rows_per_s"] / reference["rows_per_s"]
     whole_run_ratio = sync["whole_run_rows_per_s"] / reference["rows_per_s"]
     reference["pipeline_whole_run_with_checks_ratio"] = c.r(whole_run_ratio)
@@ -268,7 +275,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     if "with_index_build" in reference:
         checks.append(
             c.check(
-                "pipeline rows/s / (ceiling + raw CREATE INDEX of the same vectors) rows/s",
+                "pipeline rows/s / (ceiling + raw HNSW build of the same vectors) rows/s",
                 reference["with_index_build"]["pipeline_ratio"],
                 ">=",
                 0.8,
