@@ -277,3 +277,28 @@ def test_an_operation_whose_run_died_is_paused_for_resume(engine, instance):
     tick(instance)
     state, reason = op_state(engine, op_id)
     assert state == "paused" and "ended without finishing" in reason
+
+
+def test_an_operation_run_launched_from_the_ui_is_not_taken_for_dead(engine, instance):
+    menu_without_descriptions(engine, 2)
+    op_id = queue_new(engine)
+    tick(instance)
+    # Someone materialized the partition from the UI: a live run with the partition's tag only.
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="__ASSET_JOB",
+            status=dg.DagsterRunStatus.STARTED,
+            tags={"dagster/partition": str(op_id)},
+            asset_selection=frozenset({dg.AssetKey("column_batch_generation")}),
+        )
+    )
+    with engine.begin() as conn:  # busy on a long batch: nothing written for a while
+        conn.execute(
+            sa.text(
+                "UPDATE column_batch_operations SET state = 'running',"
+                " updated_at = now() - interval '10 minutes' WHERE id = :i"
+            ),
+            {"i": op_id},
+        )
+    tick(instance)
+    assert op_state(engine, op_id)[0] == "running"

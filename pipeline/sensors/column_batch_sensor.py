@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipeline.assets.column_batch import operation_partitions
+from pipeline.assets.column_batch import column_batch_estimate, column_batch_generation, operation_partitions
 from pipeline.db import column_batch as store
 from pipeline.db import emergency_stop
 from pipeline.jobs.column_batch import column_batch_job
@@ -19,9 +19,21 @@ _LIVE = [
 ]
 
 
+_ASSETS = frozenset({column_batch_estimate.key, column_batch_generation.key})
+_PARTITION_TAG = "dagster/partition"
+
+
 def _has_live_run(instance: dg.DagsterInstance, op_id: int) -> bool:
-    runs = instance.get_runs(filters=dg.RunsFilter(statuses=_LIVE, tags={OPERATION_TAG: str(op_id)}), limit=1)
-    return bool(runs)
+    key = str(op_id)
+    if instance.get_runs(filters=dg.RunsFilter(statuses=_LIVE, tags={OPERATION_TAG: key}), limit=1):
+        return True
+    # A run someone launched from the UI (the job or the assets, for this partition) has no operation tag;
+    # business partitions share the partition tag's values, so the run's assets tell them apart.
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=_LIVE, tags={_PARTITION_TAG: key}))
+    return any(
+        run.job_name == column_batch_job.name or _ASSETS & (run.asset_selection or frozenset())
+        for run in runs
+    )
 
 
 def launch_blocker(counts: dict[str, int], user_count: int) -> str | None:
