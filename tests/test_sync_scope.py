@@ -173,3 +173,22 @@ def test_a_failing_row_that_moves_business_is_retried_by_its_new_business(engine
             break
         time.sleep(0.5)
     assert vectors(engine)[("menu_item", row)][0][3] == b
+
+
+def test_a_row_moved_with_its_vector_syncs_in_its_new_business_first(engine, instance, standin):
+    a = add_business(engine, "from", menu=1, policies=0, faqs=0)
+    b = add_business(engine, "to", menu=1, policies=0, faqs=0)
+    driver = SensorDriver(instance)
+    driver.sync()
+    (row,) = _menu_ids(engine, a)
+    embeds = standin.count("/embeddings")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE menu_items SET business_id = :b WHERE id = :i"), {"b": b, "i": row})
+    # The new owner's partition runs before the old one's (its run waits elsewhere in the queue).
+    menu = next(x for x in embedding_assets if x.key.path[-1] == "menu_item_embeddings")
+    result = dg.materialize([menu], partition_key=str(b), instance=instance, resources=defs.resources)
+    assert result.success
+    assert vectors(engine)[("menu_item", row)][0][3] == b  # one vector, under the new owner
+    driver.sync()  # then the old owner's delete: nothing left to remove, nothing paid
+    assert [v[3] for v in vectors(engine)[("menu_item", row)]] == [b]
+    assert standin.count("/embeddings") == embeds + 1

@@ -46,6 +46,12 @@ _UPSERT_FROM_STAGE = sa.text(
     " DO UPDATE SET embedding = EXCLUDED.embedding, chunk_text = EXCLUDED.chunk_text, updated_at = now()"
 )
 
+# A row that moved to another business leaves its vector under the old one until that partition syncs;
+# content ids are unique across businesses, so the new owner's write removes it (else the unique key fails).
+_DELETE_MOVED_AWAY = sa.text(
+    "DELETE FROM content_embeddings WHERE content_type = :ct AND content_id = ANY(:ids) AND business_id <> :b"
+)
+
 _DELETE_SUPERSEDED = sa.text(
     "DELETE FROM content_embeddings e"
     " USING unnest(CAST(:ids AS bigint[]), CAST(:hashes AS text[])) AS k(id, h)"
@@ -96,6 +102,8 @@ def write_vectors(
     through a staging table and an upsert."""
     if not chunks:
         return
+    ids = sorted({c.content_id for c in chunks})
+    conn.execute(_DELETE_MOVED_AWAY, {"ct": content_type, "ids": ids, "b": business_id})
     if conflict_free:
         copy_chunks(conn, "content_embeddings", business_id, content_type, model, dims, chunks)
     else:
@@ -117,7 +125,8 @@ def delete_vectors(conn: Connection, content_type: str, business_id: int, conten
         ),
         {"ct": content_type, "b": business_id, "ids": list(content_ids)},
     )
-    clear_failures(conn, content_type, content_ids)
+    # Only this business's failure records: a row that moved away may be failing under its new owner.
+    clear_failures(conn, content_type, content_ids, business_id)
     return result.rowcount
 
 
@@ -138,10 +147,15 @@ def delete_superseded(
         )
 
 
-def clear_failures(conn: Connection, content_type: str, content_ids: Sequence[int]) -> None:
+def clear_failures(
+    conn: Connection, content_type: str, content_ids: Sequence[int], business_id: int | None = None
+) -> None:
     conn.execute(
-        sa.text("DELETE FROM embedding_failures WHERE content_type = :ct AND content_id = ANY(:ids)"),
-        {"ct": content_type, "ids": list(content_ids)},
+        sa.text(
+            "DELETE FROM embedding_failures WHERE content_type = :ct AND content_id = ANY(:ids)"
+            " AND (CAST(:b AS bigint) IS NULL OR business_id = :b)"
+        ),
+        {"ct": content_type, "ids": list(content_ids), "b": business_id},
     )
 
 
