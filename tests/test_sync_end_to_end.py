@@ -5,6 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import sqlalchemy as sa
 
+from pipeline.assets.embeddings import embedding_assets
+from pipeline.definitions import defs
 from pipeline.lib.chunking import content_hash
 from tests.helpers import SensorDriver, add_business, ledger, partitions, vectors
 
@@ -94,6 +96,24 @@ def test_whitespace_only_edit_runs_but_sends_nothing(engine, instance):
     assert len(driver.sync()) == 1
     assert len(ledger(engine)) == calls
     assert vectors(engine) == before
+
+
+def test_text_ending_in_a_non_breaking_space_is_current_after_its_sync(engine, instance):
+    """Rich-text editors leave U+00A0; the sync and the SQL-side checks must hash the same text."""
+    b = add_business(engine, "nbsp", menu=1, policies=0, faqs=0)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE menu_items SET description = 'Slow-cooked\u00a0' WHERE business_id = :b"),
+            {"b": b},
+        )
+    driver = SensorDriver(instance)
+    (run,) = driver.sync()
+    checks = {e.check_name: e.passed for e in run.get_asset_check_evaluations()}
+    assert checks and all(checks.values()), checks
+    calls = len(ledger(engine))
+    menu = next(x for x in embedding_assets if x.key.path[-1] == "menu_item_embeddings")
+    whole = dg.materialize([menu], partition_key=str(b), instance=instance, resources=defs.resources)
+    assert whole.success and len(ledger(engine)) == calls  # a whole-partition diff finds nothing to pay for
 
 
 def test_edits_to_a_business_whose_run_is_still_queued_ride_on_that_run(engine, instance, monkeypatch):

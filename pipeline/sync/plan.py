@@ -31,7 +31,9 @@ def plan_partition(
 ) -> SyncPlan:
     plan = SyncPlan()
     for content_id, body in sorted(snapshot.documents.items()):
-        text = (body or "").strip()
+        # As embedding_text() returned it: the checks and reconciliation hash that same text in SQL, so
+        # any trimming here (Python's strip() also takes non-breaking spaces) would leave it stale forever.
+        text = body or ""
         groups = snapshot.stored.get(content_id, [])
         if not text:
             plan.empty.append(content_id)
