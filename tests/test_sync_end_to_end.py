@@ -202,6 +202,8 @@ def test_deleted_business_loses_its_partition_and_vectors(engine, instance):
     driver.sync()
     assert partitions(instance) == [str(keep)]
     assert {v[0][3] for v in vectors(engine).values()} == {keep}
+    with engine.connect() as conn:  # its rows' delete events are not left queued (health would stay red)
+        assert conn.execute(sa.text("SELECT count(*) FROM content_changes")).scalar_one() == 0
 
 
 def test_bulk_import_across_many_businesses_uses_few_runs(engine, instance):

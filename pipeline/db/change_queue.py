@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -99,3 +100,17 @@ def sample_queued_texts(conn: Connection, sample: int = 200) -> list[str]:
 
 def business_ids(conn: Connection) -> list[int]:
     return list(conn.execute(sa.text("SELECT id FROM businesses ORDER BY id")).scalars())
+
+
+def drop_changes_of_deleted_businesses(conn: Connection, business_ids: Sequence[int]) -> int:
+    """Queued changes of businesses that no longer exist: no run will consume them (their partitions are
+    gone and their vectors went with the business), so they would otherwise wait forever."""
+    if not business_ids:
+        return 0
+    return conn.execute(
+        sa.text(
+            "DELETE FROM content_changes c WHERE c.business_id = ANY(:ids)"
+            " AND NOT EXISTS (SELECT 1 FROM businesses b WHERE b.id = c.business_id)"
+        ),
+        {"ids": sorted(set(business_ids))},
+    ).rowcount

@@ -44,15 +44,21 @@ def content_change_sensor(
         return dg.SkipReason("Emergency stop is on: no embedding run is requested until it is switched off.")
     cursor = ChangeCursor.parse(context.cursor)
     with database.engine.connect() as conn:
-        live = [str(b) for b in change_queue.business_ids(conn)]
+        # The page first: a business whose changes are in it had committed before, so it is in `live`.
         page = change_queue.read_change_page(
             conn, cursor.txid, cursor.seq, settings.sensor_max_changes_per_tick
         )
+        live = [str(b) for b in change_queue.business_ids(conn)]
         retries = change_queue.due_retries(conn, settings.embedding_max_row_attempts)
         stuck = change_queue.stuck_partitions(conn, settings.stuck_change_minutes)
 
     known = context.instance.get_dynamic_partitions(business_partitions.name)
     live_set, known_set = set(live), set(known)
+    gone = {p.business_id for p in page.partitions} | {b for _, b in stuck}
+    if gone := [b for b in gone if str(b) not in live_set]:
+        with database.engine.begin() as conn:
+            dropped = change_queue.drop_changes_of_deleted_businesses(conn, gone)
+        context.log.info(f"dropped {dropped} queued changes of deleted businesses {sorted(gone)}")
     added = [b for b in live if b not in known_set]
     removed = [b for b in known if b not in live_set]
     order = [k for k in known if k in live_set] + added
