@@ -119,6 +119,32 @@ def test_malformed_or_partial_answers_fall_back_to_smaller_packs_for_missing_key
     assert all(descriptions(engine).values())
 
 
+def test_a_pause_during_the_fallback_for_a_partial_answer_keeps_the_rows_paid_for(engine, instance, standin):
+    menu_without_descriptions(engine, 4)
+    op_id = queue_new(engine, rows_per_request=4, batch_size=4)
+    standin.inject("wrong_count")  # the 4-row answer lacks one row: a request for it alone would follow
+    standin.latency = 0.5
+
+    def pause_while_in_flight() -> None:
+        while _chat_requests(standin) < 1:
+            time.sleep(0.02)
+        service.pause(engine, op_id)
+
+    pauser = threading.Thread(target=pause_while_in_flight)
+    pauser.start()
+    assert run_operation(instance, op_id).success
+    pauser.join()
+    standin.latency = 0
+    assert op_state(engine, op_id)[0] == "paused"
+    assert sum(1 for v in descriptions(engine).values() if v) == 3  # the partial answer's rows are written
+
+    service.resume(engine, op_id)
+    assert tick(instance).run_requests
+    assert run_operation(instance, op_id).success
+    assert op_state(engine, op_id)[0] == "completed" and all(descriptions(engine).values())
+    assert _chat_requests(standin) == 2  # the three answered rows were not generated (and paid) again
+
+
 def test_pause_takes_effect_within_a_batch_and_resume_bills_no_row_twice(engine, instance, standin):
     menu_without_descriptions(engine, 12)
     op_id = queue_new(engine, batch_size=4, rows_per_request=2)

@@ -172,8 +172,7 @@ class OperationRunner:
         keys = list(prompts)
         try:
             for i in range(0, len(keys), spec.rows_per_request):
-                pack = {k: prompts[k] for k in keys[i : i + spec.rows_per_request]}
-                outcomes.update(self._generate(pack))
+                self._generate({k: prompts[k] for k in keys[i : i + spec.rows_per_request]}, outcomes)
         finally:
             if outcomes:  # checkpoint whatever was paid for, even when stopping mid-batch
                 self._write(batch_no, list(outcomes.values()))
@@ -196,54 +195,54 @@ class OperationRunner:
                 ]
             store.write_batch(conn, self.op.id, batch_no, op.spec, flagged, self.run_id)
 
-    def _generate(self, pack: dict[str, str]) -> dict[str, RowOutcome]:
-        """Values for a pack; a malformed or partial answer falls back to halves, then single rows, for the
-        missing keys only."""
+    def _generate(self, pack: dict[str, str], out: dict[str, RowOutcome]) -> None:
+        """Values for a pack into `out` as each answer arrives (a stop or a budget refusal during the
+        fallback must not lose rows already paid for); a malformed or partial answer falls back to halves,
+        then single rows, for the missing keys only."""
         self._check_controls()
         try:
             answer, values = self._request(pack)
         except (RequestFailedError, InputRejectedError) as exc:
             if len(pack) > 1:
-                return self._split(pack)
-            return {k: self._failed(k, str(exc)) for k in pack}
+                self._split(pack, out)
+            else:
+                out.update({k: self._failed(k, str(exc)) for k in pack})
+            return
         rows_answered = max(len(values), 1)
         share_in, share_out = answer.input_tokens // rows_answered, answer.output_tokens // rows_answered
         share_cost = (answer.cost_usd / rows_answered).quantize(Decimal("0.00000001"))
-        results = {
-            k: RowOutcome(
-                k,
-                "done",
-                v,
-                share_in,
-                share_out,
-                share_cost,
-                1,
-                None,
-                value_flags(v, answer.finish_reason if len(pack) == 1 else None),
-            )
-            for k, v in values.items()
-        }
-        missing = {k: p for k, p in pack.items() if k not in values}
-        if missing:
-            if len(pack) > 1:
-                results.update(self._split(missing))
-            else:
-                reason = (
-                    "truncated answer"
-                    if answer.finish_reason == "length"
-                    else "no usable value in the answer"
+        out.update(
+            {
+                k: RowOutcome(
+                    k,
+                    "done",
+                    v,
+                    share_in,
+                    share_out,
+                    share_cost,
+                    1,
+                    None,
+                    value_flags(v, answer.finish_reason if len(pack) == 1 else None),
                 )
-                results.update({k: self._failed(k, reason) for k in missing})
-        return results
+                for k, v in values.items()
+            }
+        )
+        missing = {k: p for k, p in pack.items() if k not in values}
+        if missing and len(pack) > 1:
+            self._split(missing, out)
+        elif missing:
+            truncated = answer.finish_reason == "length"
+            reason = "truncated answer" if truncated else "no usable value in the answer"
+            out.update({k: self._failed(k, reason) for k in missing})
 
-    def _split(self, pack: dict[str, str]) -> dict[str, RowOutcome]:
+    def _split(self, pack: dict[str, str], out: dict[str, RowOutcome]) -> None:
         keys = list(pack)
         if len(keys) == 1:
-            return self._generate(pack)
+            self._generate(pack, out)
+            return
         half = len(keys) // 2
-        out = self._generate({k: pack[k] for k in keys[:half]})
-        out.update(self._generate({k: pack[k] for k in keys[half:]}))
-        return out
+        self._generate({k: pack[k] for k in keys[:half]}, out)
+        self._generate({k: pack[k] for k in keys[half:]}, out)
 
     def _failed(self, key: str, error: str) -> RowOutcome:
         return RowOutcome(key, "failed", None, 0, 0, Decimal(0), 1, error[:1000], [])
