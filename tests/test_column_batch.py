@@ -328,3 +328,38 @@ def test_an_operation_run_launched_from_the_ui_is_not_taken_for_dead(engine, ins
         )
     tick(instance)
     assert op_state(engine, op_id)[0] == "running"
+
+
+def test_a_row_deleted_after_the_estimate_is_skipped_and_the_operation_completes(engine, instance, standin):
+    menu_without_descriptions(engine, 4)
+    op_id = queue_new(engine, batch_size=1, rows_per_request=1, max_concurrent_batches=1)
+    standin.latency = 0.3
+    gone: list[str] = []
+
+    def delete_a_later_row() -> None:  # someone deletes a dish while the operation runs
+        while _chat_requests(standin) < 1:
+            time.sleep(0.02)
+        with engine.begin() as conn:
+            key = (
+                conn.execute(
+                    sa.text(
+                        "SELECT row_key FROM column_batch_rows WHERE operation_id = :i ORDER BY batch_no DESC"
+                    ),
+                    {"i": op_id},
+                )
+                .scalars()
+                .first()
+            )
+            conn.execute(sa.text("DELETE FROM menu_items WHERE id = CAST(:k AS bigint)"), {"k": key})
+        gone.append(key)
+
+    deleter = threading.Thread(target=delete_a_later_row)
+    deleter.start()
+    assert run_operation(instance, op_id).success
+    deleter.join()
+    assert op_state(engine, op_id)[0] == "completed" and all(descriptions(engine).values())
+    with engine.connect() as conn:
+        status, error = conn.execute(
+            sa.text("SELECT status, error FROM column_batch_rows WHERE row_key = :k"), {"k": gone[0]}
+        ).one()
+    assert status == "skipped" and "deleted" in error

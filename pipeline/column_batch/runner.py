@@ -165,7 +165,8 @@ class OperationRunner:
 
     def _run_batch(self, batch_no: int) -> tuple[int, int]:
         spec = self.op.spec
-        with self.engine.connect() as conn:
+        with self.engine.begin() as conn:
+            store.skip_deleted_rows(conn, self.op.id, batch_no, spec.target)
             rows = store.batch_rows(conn, self.op.id, batch_no, spec.target)
         prompts = {r["row_key"]: render(spec.prompt_template, r) for r in rows}
         outcomes: dict[str, RowOutcome] = {}

@@ -186,6 +186,20 @@ def pending_batches(conn: Connection, op_id: int) -> list[int]:
     )
 
 
+def skip_deleted_rows(conn: Connection, op_id: int, batch_no: int, target: Target) -> int:
+    """Pending rows of the batch whose target row was deleted since the estimate: skipped with the reason,
+    or they would stay pending and the operation could never complete."""
+    return conn.execute(
+        sa.text(
+            "UPDATE column_batch_rows r SET status = 'skipped', error = 'the row was deleted before it was"
+            " generated', updated_at = now()"
+            " WHERE r.operation_id = :id AND r.batch_no = :b AND r.status = 'pending' AND NOT EXISTS"
+            f" (SELECT 1 FROM {q(target.table)} t WHERE t.{q(target.key_column)}::text = r.row_key)"
+        ),
+        {"id": op_id, "b": batch_no},
+    ).rowcount
+
+
 def batch_rows(conn: Connection, op_id: int, batch_no: int, target: Target) -> list[dict[str, Any]]:
     cols = ", ".join(f"t.{q(c)}" for c in target.readable_columns)
     rows = conn.execute(
