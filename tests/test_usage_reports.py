@@ -274,6 +274,27 @@ def test_alerts_are_posted_to_slack_when_configured(engine, instance, monkeypatc
     assert received == [{"text": ":information_source: [milestone] operation 1 is 50% done"}]
 
 
+def test_a_malformed_slack_webhook_keeps_alerts_pending_and_is_never_logged(
+    engine, instance, monkeypatch, caplog
+):
+    from pipeline.db import alerts
+    from pipeline.settings import get_settings
+
+    secret = "hooks.slack.com/services/T0/B0/s3cr3tTOKEN"  # the scheme left out when pasting
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", secret)
+    get_settings.cache_clear()
+    try:
+        with engine.begin() as conn:
+            alerts.fire(conn, "milestone", "operation:1", "op", "50", "info", "operation 1 is 50% done")
+        with dg.build_sensor_context(instance=instance, resources={"database": DatabaseResource()}) as ctx:
+            assert "Delivered 0 of 1" in alert_sensor(ctx).skip_message
+    finally:
+        get_settings.cache_clear()
+    assert "s3cr3tTOKEN" not in caplog.text
+    with engine.connect() as conn:
+        assert len(alerts.unnotified(conn)) == 1  # delivered once the URL is fixed
+
+
 def test_evaluation_rules():
     assert budget_level(Decimal("4"), Decimal("10"), (50, 80, 95)) is None
     assert budget_level(Decimal("9.6"), Decimal("10"), (50, 80, 95)) == ("95", "warning")

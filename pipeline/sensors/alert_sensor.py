@@ -1,6 +1,7 @@
 """Delivers new alerts: logs each one and posts it to Slack when SLACK_WEBHOOK_URL is set."""
 
 import json
+import urllib.parse
 import urllib.request
 
 import dagster as dg
@@ -13,6 +14,10 @@ _EMOJI = {"info": ":information_source:", "warning": ":warning:", "critical": ":
 
 
 def post_to_slack(webhook_url: str, text: str, timeout: float = 5.0) -> None:
+    parsed = urllib.parse.urlsplit(webhook_url)
+    if parsed.scheme not in ("https", "http") or not parsed.netloc:
+        # Never the value itself: the URL is the credential.
+        raise ValueError("SLACK_WEBHOOK_URL is not an https:// URL")
     request = urllib.request.Request(
         webhook_url, data=json.dumps({"text": text}).encode(), headers={"Content-Type": "application/json"}
     )
@@ -37,6 +42,12 @@ def alert_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource
             if webhook is not None:
                 try:
                     post_to_slack(webhook.get_secret_value(), text)
+                except ValueError:  # a malformed URL; urllib's message would quote it, so none is logged
+                    context.log.error(
+                        "Slack delivery failed: SLACK_WEBHOOK_URL is not a valid https:// URL (its value is"
+                        " not shown). Alerts stay pending and are delivered once it is fixed."
+                    )
+                    break
                 except OSError as exc:  # keep it pending; the next tick retries
                     context.log.error(f"Slack delivery failed ({type(exc).__name__}); will retry.")
                     continue
