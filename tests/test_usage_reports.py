@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from pipeline.assets.usage import usage_daily, usage_report
 from pipeline.checks.usage_checks import usage_daily_checks
 from pipeline.cli.main import cli
+from pipeline.db import budgets
 from pipeline.definitions import defs
 from pipeline.resources.database import DatabaseResource
 from pipeline.sensors.alert_sensor import alert_sensor
@@ -182,6 +183,11 @@ def test_bad_report_input_gets_clear_errors(engine):
             "budget", "create", "--scope", "business", "--id", "42", "--period", "day", "--amount", "5"
         ).output
     )
+    for bad in ("op-7", "4242"):
+        out = _run(
+            "budget", "create", "--scope", "operation", "--id", bad, "--period", "day", "--amount", "5"
+        )
+        assert f"Unknown operation {bad}" in out.output and out.exit_code != 0
 
 
 def test_budget_checks_turn_yellow_then_red_and_alert_once(engine, instance, caplog):
@@ -215,6 +221,9 @@ def test_budget_checks_turn_yellow_then_red_and_alert_once(engine, instance, cap
                 ),
                 {"b": b, "c": Decimal(amount)},
             )
+
+    with engine.begin() as conn:  # a budget written by hand with an id that is no number breaks no check
+        budgets.create(conn, "operation", "op-7", "day", Decimal("1"), [50], "someone")
 
     def budget_check():
         result = _materialize_day(instance, today)

@@ -182,6 +182,10 @@ def budget_create(scope: str, scope_id: str, period: str, amount: str, threshold
             raise click.ClickException(
                 f"Unknown business {scope_id}; `pipeline status` lists the businesses."
             )
+        if scope == "operation" and not (scope_id.isdigit() and sql.operation_exists(conn, int(scope_id))):
+            raise click.ClickException(
+                f"Unknown operation {scope_id}; `pipeline column-batch list` lists the operations."
+            )
         try:
             budget_id = budgets.create(
                 conn, scope, scope_id, period, _amount(amount), _thresholds(thresholds), actor

@@ -72,16 +72,20 @@ def spent(conn: Connection, budget: Budget, start: date, end: date) -> Decimal:
     """Ledger spend in [start, end) within the budget's scope."""
     scope_sql = {
         "global": "",
-        "business": " AND u.business_id = CAST(:sid AS bigint)",
-        "operation": " AND u.operation_id = CAST(:sid AS bigint)",
+        "business": " AND u.business_id = :sid",
+        "operation": " AND u.operation_id = :sid",
         "user": " AND u.operation_id IN (SELECT id FROM column_batch_operations WHERE requested_by = :sid)",
     }[budget.scope_type]
+    sid: str | int = budget.scope_id
+    if budget.scope_type in ("business", "operation"):
+        # An id that is no number (written by hand) matches nothing instead of failing every budget's check.
+        sid = int(sid) if str(sid).isdigit() else -1
     return Decimal(
         conn.execute(
             sa.text(
                 f"SELECT coalesce(sum(u.cost_usd), 0) FROM usage_ledger u WHERE u.created_at >= :s AND u.created_at < :e"
                 f"{scope_sql}"
             ),
-            {"s": start, "e": end, "sid": budget.scope_id},
+            {"s": start, "e": end, "sid": sid},
         ).scalar_one()
     )

@@ -118,6 +118,11 @@ def business_exists(conn: Connection, business_id: int) -> bool:
     )
 
 
+def operation_exists(conn: Connection, operation_id: int) -> bool:
+    row = conn.execute(sa.text("SELECT 1 FROM column_batch_operations WHERE id = :i"), {"i": operation_id})
+    return row.first() is not None
+
+
 def daily_health(conn: Connection, start: date, end: date) -> dict[date, dict[str, Any]]:
     """Per day: cost, requests, errors and p95 latency across all usage (for spike/latency baselines)."""
     rows = conn.execute(
