@@ -310,3 +310,30 @@ def test_evaluation_rules():
     assert budget_level(Decimal("10.01"), Decimal("10"), (50, 80, 95)) == ("exceeded", "critical")
     assert spike(10.0, [1.0, 2.0, 1.5], 3.0) and not spike(4.0, [1.0, 2.0, 1.5], 3.0)
     assert not spike(100.0, [1.0], 3.0)  # too little history to call it a spike
+
+
+def test_usage_days_are_utc_days_whatever_the_server_time_zone(engine):
+    """Dagster's daily partitions are UTC days; a server set to New York must not move a day's usage."""
+    from pipeline.db import usage_reports as sql
+    from pipeline.db.engine import engine_for
+
+    with engine.connect() as conn:
+        db = conn.execute(sa.text("SELECT current_database()")).scalar_one()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text(f"ALTER DATABASE \"{db}\" SET timezone = 'America/New_York'"))
+    fresh = engine_for(engine.url.render_as_string(hide_password=False), 0)
+    try:
+        with fresh.begin() as conn:  # 02:00 UTC on 1 March is still 28 February in New York
+            conn.execute(
+                sa.text(
+                    "INSERT INTO usage_ledger (workload, provider, model, endpoint, cost_usd, latency_ms, status,"
+                    " created_at) VALUES ('embedding_sync', 'openai', 'text-embedding-3-small', 'embeddings',"
+                    " 0.5, 50, 'ok', '2026-03-01 02:00+00')"
+                )
+            )
+            days = sql.daily_health(conn, date(2026, 3, 1), date(2026, 3, 2))
+        assert list(days) == [date(2026, 3, 1)] and days[date(2026, 3, 1)]["cost_usd"] == Decimal("0.5")
+    finally:
+        fresh.dispose()
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{db}" RESET timezone'))

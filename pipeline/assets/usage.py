@@ -1,6 +1,6 @@
 """Usage reports downstream of the usage ledger: a daily rollup and day/week/month reports."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 
@@ -10,7 +10,7 @@ from pipeline.resources.database import DatabaseResource
 from pipeline.settings import get_settings
 from pipeline.usage.chart import usage_chart_markdown
 from pipeline.usage.insights import forecasts, recommendations
-from pipeline.usage.periods import PERIODS
+from pipeline.usage.periods import PERIODS, utc_today
 from pipeline.usage.report import build_usage_report
 
 usage_ledger_spec = dg.AssetSpec(
@@ -61,7 +61,7 @@ def usage_daily(context: dg.AssetExecutionContext, database: DatabaseResource) -
     "success rate and latency; exported as CSV, JSON and XLSX to EXPORT_DIR.",
 )
 def usage_report(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
-    today = datetime.now().date()
+    today = utc_today()
     out_dir = get_settings().export_dir
     metadata: dict[str, object] = {}
     lines = ["| period | cost | trend | requests | success | p95 ms |", "|---|---|---|---|---|---|"]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import getpass
 import json
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
+
+from pipeline.usage.periods import utc_today
 
 console = Console()
 _SCOPES = ("global", "business", "user", "operation")
@@ -39,7 +41,7 @@ def usage_report_cmd(business_id: int | None, period: str, fmt: str, out: Path |
     from pipeline.usage.report import ReportInputError, build_usage_report
 
     try:
-        summary, tables = build_usage_report(_engine(), period, date.today(), business_id)
+        summary, tables = build_usage_report(_engine(), period, utc_today(), business_id)
     except ReportInputError as exc:
         raise click.ClickException(str(exc)) from None
     if fmt == "table":
@@ -70,7 +72,7 @@ def usage_export_cmd(
 
     engine = _engine()
     try:
-        validate_range(start.date(), end.date(), date.today())
+        validate_range(start.date(), end.date(), utc_today())
         if business_id is not None:
             with engine.connect() as conn:
                 if not sql.business_exists(conn, business_id):
@@ -96,7 +98,7 @@ def usage_forecast_cmd(as_json: bool) -> None:
     """Month-end cost projection overall and per business, and which monthly budget it will hit, when."""
     from pipeline.usage.insights import forecasts
 
-    found = forecasts(_engine(), date.today())
+    found = forecasts(_engine(), utc_today())
     if as_json:
         click.echo(json.dumps([f.__dict__ for f in found], indent=2, default=str))
         return
@@ -119,7 +121,7 @@ def usage_recommendations_cmd(as_json: bool) -> None:
     """Rule-based ways to spend less, each with the saving in dollars (last 30 days)."""
     from pipeline.usage.insights import recommendations
 
-    found = recommendations(_engine(), date.today())
+    found = recommendations(_engine(), utc_today())
     if as_json:
         click.echo(json.dumps([r.__dict__ for r in found], indent=2, default=str))
         return
@@ -208,7 +210,7 @@ def budget_list(as_json: bool) -> None:
     rows = []
     with _engine().connect() as conn:
         for b in budgets.list_budgets(conn):
-            period = period_containing(b.period, date.today())
+            period = period_containing(b.period, utc_today())
             spent = budgets.spent(conn, b, period.start, period.end)
             level = budget_level(spent, b.amount_usd, b.thresholds_pct)
             rows.append(

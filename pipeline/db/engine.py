@@ -45,12 +45,26 @@ def pool_overflow(max_concurrency: int) -> int:
     return max(16, 1 + in_progress + 2 * max_concurrency + 4 - POOL_SIZE)
 
 
+def utc_session_options(url: str) -> str:
+    """libpq `options` that pin the session time zone to UTC, after any the URL already sets: Dagster's
+    daily partitions and the usage periods are UTC days, and SQL comparing timestamps with those dates
+    would otherwise split days at the server's local midnight."""
+    given = sa.make_url(url).query.get("options", "")
+    given = " ".join(given) if isinstance(given, tuple) else given
+    return f"{given} -c TimeZone=UTC".strip()
+
+
 @cache
 def engine_for(url: str, max_overflow: int) -> Engine:
     # pre_ping lets a process survive a database restart: stale pooled connections are replaced.
     # Overflow connections are opened only when that many are in use, and closed again when returned.
     return sa.create_engine(
-        url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=max_overflow, pool_recycle=1800
+        url,
+        pool_pre_ping=True,
+        pool_size=POOL_SIZE,
+        max_overflow=max_overflow,
+        pool_recycle=1800,
+        connect_args={"options": utc_session_options(url)},
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 PERIODS = ("day", "week", "month")
 
@@ -45,3 +45,8 @@ def trend_pct(current: float, before: float) -> float | None:
     if before == 0:
         return None
     return round((current - before) / before * 100, 1)
+
+
+def utc_today() -> date:
+    """Today as the usage periods, Dagster's daily partitions and the database sessions count it."""
+    return datetime.now(UTC).date()
