@@ -13,7 +13,7 @@ from pipeline.lib.chunking import CHUNK_TOKEN_BUDGET, chunk_text, clean_text, co
 from pipeline.lib.packing import Packable, pack
 from pipeline.lib.pricing import ModelPrice, PriceBook, UnknownModelPriceError, cost_usd
 from pipeline.lib.tokens import count_tokens
-from pipeline.sensors.run_planning import PartitionWork, coalesce, pending_coverage, plan_runs
+from pipeline.sensors.run_planning import PartitionWork, coalesce, pending_coverage, plan_runs, retry_work
 from pipeline.sync.plan import next_retry_at, plan_partition
 from pipeline.sync.scope import MAX_TARGETED_ROWS, rows_to_examine
 from pipeline.tags import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
@@ -148,6 +148,18 @@ def test_few_partitions_get_one_run_each_with_unique_keys():
     assert [r.partition_key for r in runs] == ["3", "5"]
     again = plan_runs([PartitionWork("faq", "3", "19")], order, "change", 3, 100)
     assert again[0].run_key != runs[0].run_key  # a later change is never deduplicated away
+
+
+def test_a_retry_that_changed_nothing_is_requested_again_in_the_next_time_bucket():
+    order = ["1", "2"]
+    due = [("faq", 2, "1767225600")]  # the same failure record, its retry still due
+
+    def key(bucket: int) -> str:
+        (run,) = plan_runs(retry_work(due, bucket), order, "retry", 3, 100)
+        return run.run_key
+
+    assert key(5) == key(5)  # within a bucket Dagster deduplicates the request
+    assert key(6) != key(5)  # after it, a new run key: not swallowed by the run that did nothing
 
 
 def test_bulk_changes_become_ranges_of_bounded_span():

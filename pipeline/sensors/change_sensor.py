@@ -10,7 +10,14 @@ from pipeline.assets.embeddings import embedding_assets
 from pipeline.assets.partitions import business_partitions
 from pipeline.db import change_queue, emergency_stop
 from pipeline.resources.database import DatabaseResource
-from pipeline.sensors.run_planning import PartitionWork, coalesce, pending_coverage, plan_runs, should_hold
+from pipeline.sensors.run_planning import (
+    PartitionWork,
+    coalesce,
+    pending_coverage,
+    plan_runs,
+    retry_work,
+    should_hold,
+)
 from pipeline.settings import get_settings
 from pipeline.tags import WORKLOAD_TAG
 
@@ -106,7 +113,7 @@ def content_change_sensor(
         changed, page = [], change_queue.ChangePage([], 0, None, None)
     requests = [
         *runs("change", changed),
-        *runs("retry", [PartitionWork(ct, str(b), marker) for ct, b, marker in retries]),
+        *runs("retry", retry_work(retries, bucket)),
         *runs("stuck", [PartitionWork(ct, str(b), str(bucket)) for ct, b in stuck]),
     ]
     next_cursor = ChangeCursor(page.last_txid, page.last_seq) if page.last_txid else cursor

@@ -20,6 +20,13 @@ class PartitionWork:
     marker: str  # changes whenever there is new work, so run keys never swallow a later change
 
 
+def retry_work(retries: Iterable[tuple[str, int, str]], bucket: int) -> list[PartitionWork]:
+    """Partitions with due retries. The time bucket is part of the marker: a retry run that changed no
+    failure record (a quota error, a run the emergency stop cancelled) would otherwise leave the same
+    marker, and Dagster never launches a run key twice, so those rows would never be retried."""
+    return [PartitionWork(ct, str(b), f"{marker}@{bucket}") for ct, b, marker in retries]
+
+
 def pending_coverage(
     runs: Iterable[tuple[Iterable[str], dict[str, str]]], partition_order: Sequence[str]
 ) -> set[tuple[str, str]]:
