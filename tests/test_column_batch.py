@@ -363,3 +363,32 @@ def test_a_row_deleted_after_the_estimate_is_skipped_and_the_operation_completes
             sa.text("SELECT status, error FROM column_batch_rows WHERE row_key = :k"), {"k": gone[0]}
         ).one()
     assert status == "skipped" and "deleted" in error
+
+
+def test_an_operation_resumed_days_after_it_first_started_runs_to_completion(engine, instance, standin):
+    menu_without_descriptions(engine, 4)
+    op_id = queue_new(engine, batch_size=2, rows_per_request=2, max_concurrent_batches=1)
+    standin.latency = 0.3
+
+    def pause_soon() -> None:
+        while _chat_requests(standin) < 1:
+            time.sleep(0.02)
+        service.pause(engine, op_id)
+
+    pauser = threading.Thread(target=pause_soon)
+    pauser.start()
+    assert run_operation(instance, op_id).success
+    pauser.join()
+    standin.latency = 0
+    assert op_state(engine, op_id)[0] == "paused"
+    with engine.begin() as conn:  # it first started on Friday; paused over the weekend; resumed on Monday
+        conn.execute(
+            sa.text(
+                "UPDATE column_batch_operations SET started_at = now() - interval '3 days' WHERE id = :i"
+            ),
+            {"i": op_id},
+        )
+    service.resume(engine, op_id)
+    assert tick(instance).run_requests
+    assert run_operation(instance, op_id).success
+    assert op_state(engine, op_id)[0] == "completed" and all(descriptions(engine).values())

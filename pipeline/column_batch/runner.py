@@ -54,8 +54,10 @@ class OperationRunner:
     limits: SafetyLimits
     run_id: str
     on_progress: Callable[[str], None] = log.info
+    _started: float = field(default_factory=time.monotonic, init=False)
 
     def run(self) -> RunSummary:
+        self._started = time.monotonic()
         summary = RunSummary()
         op_id, spec = self.op.id, self.op.spec
         with self.engine.begin() as conn:
@@ -136,9 +138,12 @@ class OperationRunner:
             self._move("paused", "emergency stop is on")
             raise StopRequested("emergency stop is on")
         with self.engine.connect() as conn:
-            state, hours = store.state_and_age(conn, self.op.id)
+            state = store.current_state(conn, self.op.id)
         if state != "running":
             raise StopRequested(f"operation is {state}")
+        # This run's working time: hours spent paused (overnight, waiting for a budget) do not count, so a
+        # resumed operation is not stopped at once for the time since it first started.
+        hours = (time.monotonic() - self._started) / 3600
         if hours > self.limits.max_duration_hours:
             reason = f"running for {hours:.1f} h, over the {self.limits.max_duration_hours:g} h limit"
             self._move("paused", reason)

@@ -451,18 +451,13 @@ def clear_launch(conn: Connection, op_id: int) -> None:
     )
 
 
-def state_and_age(conn: Connection, op_id: int) -> tuple[str, float]:
-    """(state, hours since the first run started; 0 before that)."""
+def current_state(conn: Connection, op_id: int) -> str:
     row = conn.execute(
-        sa.text(
-            "SELECT state, coalesce(extract(epoch FROM now() - started_at) / 3600, 0) FROM column_batch_operations"
-            " WHERE id = :id"
-        ),
-        {"id": op_id},
+        sa.text("SELECT state FROM column_batch_operations WHERE id = :id"), {"id": op_id}
     ).first()
     if row is None:
         raise UnknownOperationError(op_id)
-    return row[0], float(row[1])
+    return str(row[0])
 
 
 def launched_or_running(conn: Connection, older_than_seconds: int) -> list[int]:
