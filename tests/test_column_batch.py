@@ -7,6 +7,7 @@ import time
 from decimal import Decimal
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 
 from pipeline.column_batch import service
@@ -392,3 +393,12 @@ def test_an_operation_resumed_days_after_it_first_started_runs_to_completion(eng
     assert tick(instance).run_requests
     assert run_operation(instance, op_id).success
     assert op_state(engine, op_id)[0] == "completed" and all(descriptions(engine).values())
+
+
+def test_starting_an_operation_whose_run_is_already_launched_is_refused(engine, instance):
+    menu_without_descriptions(engine, 2)
+    op_id = queue_new(engine)
+    assert tick(instance).run_requests  # launched; its run waits in the run queue
+    with pytest.raises(service.OperationStateError, match="already launched"):
+        service.queue(engine, op_id)  # a second `start` while it waits
+    assert tick(instance).run_requests == []  # no second run on the same rows

@@ -93,6 +93,11 @@ def queue(engine: Engine, op_id: int) -> None:
             raise OperationStateError(
                 f"Operation {op_id} is {op.state}; only draft, estimated or paused ones start."
             )
+        if store.launched(conn, op_id):  # launching again would start a second run on the same rows
+            raise OperationStateError(
+                f"Operation {op_id} is already launched and its run is about to start; "
+                f"watch it with `pipeline column-batch show {op_id}`."
+            )
         store.set_state(conn, op_id, "queued", "waiting for the column-batch sensor")
         store.clear_launch(conn, op_id)
 

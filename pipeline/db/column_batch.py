@@ -444,6 +444,17 @@ def queued_unlaunched(conn: Connection) -> list[int]:
     )
 
 
+def launched(conn: Connection, op_id: int) -> bool:
+    """The sensor has launched a run for the operation that has not started working yet."""
+    row = conn.execute(
+        sa.text(
+            "SELECT state = 'queued' AND launched_at IS NOT NULL FROM column_batch_operations WHERE id = :id"
+        ),
+        {"id": op_id},
+    ).first()
+    return bool(row and row[0])
+
+
 def clear_launch(conn: Connection, op_id: int) -> None:
     """Queued again (start or resume): eligible for a new launch."""
     conn.execute(
