@@ -68,3 +68,24 @@ def test_text_far_over_the_limit_is_chunked(engine, instance):
     with engine.connect() as conn:
         tokens = conn.execute(sa.text("SELECT max(token_count) FROM content_embeddings")).scalar()
     assert tokens <= 8191
+
+
+def test_reverting_a_failed_edit_clears_its_failure_record(engine, instance, standin):
+    b = add_business(engine, "revert", menu=2, policies=0, faqs=0)
+    driver = SensorDriver(instance)
+    driver.sync()
+    with engine.connect() as conn:
+        (row, original) = conn.execute(
+            sa.text("SELECT id, description FROM menu_items WHERE business_id = :b ORDER BY id LIMIT 1"),
+            {"b": b},
+        ).one()
+    standin.poison("POISON")
+    poison_menu_item(engine, b)
+    driver.sync()  # the edit fails; the old vector stays
+    with engine.begin() as conn:  # the editor undoes it: the stored vector is current again
+        conn.execute(
+            sa.text("UPDATE menu_items SET description = :d WHERE id = :i"), {"d": original, "i": row}
+        )
+    driver.sync()
+    with engine.connect() as conn:  # nothing is failing any more: health and retries must not say otherwise
+        assert conn.execute(sa.text("SELECT count(*) FROM embedding_failures")).scalar() == 0

@@ -97,6 +97,7 @@ class PartitionSyncer:
                     self.service.dimensions,
                     plan.superseded,
                 )
+                store.clear_failures(conn, content_type.name, plan.resolved, business_id)
                 gone = [cid for cid in snapshot.failures if cid not in snapshot.documents]
                 store.rehome_failures(conn, content_type.name, business_id, gone)
                 store.consume_changes(conn, content_type.name, business_id, snapshot.queue_seqs)

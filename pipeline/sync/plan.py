@@ -24,6 +24,7 @@ class SyncPlan:
     deferred: list[int] = field(default_factory=list)  # failing rows whose retry is not due yet
     to_delete: list[int] = field(default_factory=list)  # vectors of deleted or emptied rows
     superseded: dict[int, str] = field(default_factory=dict)  # current rows with leftover old vectors
+    resolved: list[int] = field(default_factory=list)  # failure records whose row needs nothing now
 
 
 def plan_partition(
@@ -39,11 +40,15 @@ def plan_partition(
             plan.empty.append(content_id)
             if groups:
                 plan.to_delete.append(content_id)
+            elif content_id in snapshot.failures:
+                plan.resolved.append(content_id)
             continue
         digest = content_hash(text)
         current = [g for g in groups if (g.content_hash, g.model, g.dimensions) == (digest, model, dims)]
         if current and current[0].complete:
             plan.up_to_date += 1
+            if content_id in snapshot.failures:  # an edit that failed was reverted to the stored text
+                plan.resolved.append(content_id)
             if len(groups) > 1:
                 plan.superseded[content_id] = digest
             continue
