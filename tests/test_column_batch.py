@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from pipeline.column_batch import service
+from pipeline.db import spend
 from pipeline.definitions import defs
 from tests.column_batch_helpers import (
     descriptions,
@@ -301,9 +302,15 @@ def test_an_operation_whose_run_died_is_paused_for_resume(engine, instance):
             ),
             {"i": op_id},
         )
+    with engine.begin() as conn:  # it died mid-request: that request's worst case stays reserved
+        spend.reserve(conn, op_id, "alice", Decimal("0.25"), Decimal(100), Decimal(100), Decimal(100))
     tick(instance)
     state, reason = op_state(engine, op_id)
     assert state == "paused" and "ended without finishing" in reason
+    with engine.connect() as conn:  # given back: the caps are not lowered for good
+        held = conn.execute(sa.text("SELECT reserved_usd FROM column_batch_operations")).scalar_one()
+        counters = conn.execute(sa.text("SELECT sum(reserved_usd) FROM spend_counters")).scalar_one()
+    assert held == 0 and counters == 0
 
 
 def test_an_operation_run_launched_from_the_ui_is_not_taken_for_dead(engine, instance):

@@ -103,3 +103,27 @@ def settle(conn: Connection, op_id: int, user: str, reserved: Decimal, actual: D
         ),
         {"r": reserved, "c": actual, "u": f"user:{user}"},
     )
+
+
+def release_reservations(conn: Connection, op_id: int, user: str) -> Decimal:
+    """Give back what a run that died mid-request had reserved (it never settled): else the operation's,
+    the user's and the global caps would stay that much lower for good. Only for an operation no live run
+    works on. Returns the amount released."""
+    held = Decimal(
+        conn.execute(
+            sa.text("SELECT reserved_usd FROM column_batch_operations WHERE id = :id FOR UPDATE"),
+            {"id": op_id},
+        ).scalar_one()
+    )
+    if held > 0:
+        conn.execute(
+            sa.text("UPDATE column_batch_operations SET reserved_usd = 0 WHERE id = :id"), {"id": op_id}
+        )
+        conn.execute(
+            sa.text(
+                "UPDATE spend_counters SET reserved_usd = greatest(reserved_usd - :r, 0)"
+                " WHERE day = current_date AND scope IN ('global', :u)"
+            ),
+            {"r": held, "u": f"user:{user}"},
+        )
+    return held

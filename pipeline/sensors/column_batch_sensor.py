@@ -4,7 +4,7 @@ import dagster as dg
 
 from pipeline.assets.column_batch import column_batch_estimate, column_batch_generation, operation_partitions
 from pipeline.db import column_batch as store
-from pipeline.db import emergency_stop
+from pipeline.db import emergency_stop, spend
 from pipeline.jobs.column_batch import column_batch_job
 from pipeline.resources.database import DatabaseResource
 from pipeline.settings import get_settings
@@ -77,6 +77,7 @@ def column_batch_sensor(context: dg.SensorEvaluationContext, database: DatabaseR
                     only_from=("running", "queued"),
                 )
                 store.clear_launch(conn, op_id)
+                spend.release_reservations(conn, op_id, store.load_operation(conn, op_id).spec.requested_by)
         for op_id in store.queued_unlaunched(conn):
             op = store.load_operation(conn, op_id, for_update=True)
             counts = store.launch_counts(conn, op.spec.requested_by)
