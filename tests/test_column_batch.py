@@ -371,6 +371,9 @@ def test_a_row_deleted_after_the_estimate_is_skipped_and_the_operation_completes
             sa.text("SELECT status, error FROM column_batch_rows WHERE row_key = :k"), {"k": gone[0]}
         ).one()
     assert status == "skipped" and "deleted" in error
+    with engine.connect() as conn:  # and the 100% milestone still fires
+        done = conn.execute(sa.text("SELECT count(*) FROM alerts WHERE kind = 'milestone' AND level = '100'"))
+        assert done.scalar_one() == 1
 
 
 def test_an_operation_resumed_days_after_it_first_started_runs_to_completion(engine, instance, standin):

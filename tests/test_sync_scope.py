@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 
 from pipeline.assets.embeddings import embedding_assets
@@ -192,3 +193,21 @@ def test_a_row_moved_with_its_vector_syncs_in_its_new_business_first(engine, ins
     driver.sync()  # then the old owner's delete: nothing left to remove, nothing paid
     assert [v[3] for v in vectors(engine)[("menu_item", row)]] == [b]
     assert standin.count("/embeddings") == embeds + 1
+
+
+def test_a_sync_that_read_a_row_before_it_moved_never_takes_its_new_owners_vector(engine, instance):
+    import numpy as np
+    import psycopg
+
+    from pipeline.db import embedding_store as store
+
+    a = add_business(engine, "stale", menu=1, policies=0, faqs=0)
+    b = add_business(engine, "owner", menu=1, policies=0, faqs=0)
+    SensorDriver(instance).sync()
+    (row,) = _menu_ids(engine, b)
+    model, dims, hash_ = next((v[2], 1536, v[1]) for v in vectors(engine)[("menu_item", row)])
+    # Business a's sync read the row while it was a's, and writes its answer after the row moved to b.
+    chunk = store.ChunkVector(row, 0, 1, hash_, 5, "text", np.full(dims, 1 / np.sqrt(dims), dtype=np.float32))
+    with pytest.raises(psycopg.errors.UniqueViolation), engine.begin() as conn:  # failed, and retried
+        store.write_vectors(conn, "menu_item", a, model, dims, [chunk], conflict_free=True)
+    assert [v[3] for v in vectors(engine)[("menu_item", row)]] == [b]  # b's vector is untouched

@@ -215,7 +215,7 @@ def show_cmd(op_id: int, watch: bool) -> None:
             op, p = snapshot()
             progress.update(
                 task,
-                completed=p["done"] + p["failed"],
+                completed=p["done"] + p["failed"] + p["skipped"],
                 status=f"{op.state} ${p['cost_usd']:.6f} failed={p['failed']}",
             )
             if op.state not in ("queued", "running"):

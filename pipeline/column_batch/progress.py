@@ -20,7 +20,8 @@ def progress_line(
     processed = p["done"] + p["failed"]
     return (
         f"operation {op_id}: {p['done']}/{p['total']} rows done, {p['failed']} failed, "
-        f"{rate:.1f} rows/min, ETA {eta:.1f} min, cost ${p['cost_usd']:.6f} of estimated ${estimated}, "
+        f"{p['skipped']} skipped, {rate:.1f} rows/min, ETA {eta:.1f} min, "
+        f"cost ${p['cost_usd']:.6f} of estimated ${estimated}, "
         f"error rate {p['failed'] / processed if processed else 0:.0%}"
     )
 
@@ -30,7 +31,8 @@ def report(engine: Engine, op: store.Operation, rows_this_run: int, minutes: flo
     with engine.connect() as conn:
         p = store.progress(conn, op.id)
     line = progress_line(op.id, p, rows_this_run, minutes, (op.estimate or {}).get("expected_cost_usd", "?"))
-    reached = 100 * (p["done"] + p["failed"]) / p["total"] if p["total"] else 100
+    finished = p["done"] + p["failed"] + p["skipped"]  # skipped: deleted before their batch ran
+    reached = 100 * finished / p["total"] if p["total"] else 100
     scope = f"operation:{op.id}"
     with engine.begin() as conn:
         for milestone in get_settings().milestones_pct:

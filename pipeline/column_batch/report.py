@@ -37,6 +37,7 @@ def build_report(engine: Engine, op_id: int) -> tuple[dict[str, Any], pd.DataFra
         "rows_done": progress["done"],
         "rows_failed": progress["failed"],
         "rows_pending": progress["pending"],
+        "rows_skipped": progress["skipped"],
         "requests": ledger["requests"],
         "failed_requests": ledger["failed_requests"],
         "input_tokens": ledger["input_tokens"],

@@ -79,7 +79,7 @@ def spent(conn: Connection, budget: Budget, start: date, end: date) -> Decimal:
     sid: str | int = budget.scope_id
     if budget.scope_type in ("business", "operation"):
         # An id that is no number (written by hand) matches nothing instead of failing every budget's check.
-        sid = int(sid) if str(sid).isdigit() else -1
+        sid = int(sid) if str(sid).strip().isascii() and str(sid).strip().isdecimal() else -1
     return Decimal(
         conn.execute(
             sa.text(

@@ -302,6 +302,7 @@ def progress(conn: Connection, op_id: int) -> dict[str, Any]:
                 "SELECT count(*) AS total, count(*) FILTER (WHERE status = 'done') AS done,"
                 " count(*) FILTER (WHERE status = 'failed') AS failed,"
                 " count(*) FILTER (WHERE status = 'pending') AS pending,"
+                " count(*) FILTER (WHERE status = 'skipped') AS skipped,"
                 " count(*) FILTER (WHERE status = 'rolled_back') AS rolled_back,"
                 " coalesce(sum(cost_usd), 0) AS cost_usd,"
                 " count(*) FILTER (WHERE cardinality(quality_flags) > 0) AS flagged"

@@ -48,8 +48,12 @@ _UPSERT_FROM_STAGE = sa.text(
 
 # A row that moved to another business leaves its vector under the old one until that partition syncs;
 # content ids are unique across businesses, so the new owner's write removes it (else the unique key fails).
+# Only while the row belongs to the writer now: a sync whose snapshot predates a move must never take the
+# new owner's vector (its write fails on the unique key instead, and its retry sees the move).
 _DELETE_MOVED_AWAY = sa.text(
-    "DELETE FROM content_embeddings WHERE content_type = :ct AND content_id = ANY(:ids) AND business_id <> :b"
+    "DELETE FROM content_embeddings e WHERE e.content_type = :ct AND e.content_id = ANY(:ids)"
+    " AND e.business_id <> :b AND EXISTS (SELECT 1 FROM content_documents d"
+    " WHERE d.content_type = :ct AND d.content_id = e.content_id AND d.business_id = :b)"
 )
 
 _DELETE_SUPERSEDED = sa.text(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 
 import sqlalchemy as sa
@@ -51,7 +52,8 @@ def utc_session_options(url: str) -> str:
     would otherwise split days at the server's local midnight."""
     given = sa.make_url(url).query.get("options", "")
     given = " ".join(given) if isinstance(given, tuple) else given
-    return f"{given} -c TimeZone=UTC".strip()
+    # An explicit `options` replaces libpq's PGOPTIONS, so whatever that sets is carried over.
+    return f"{os.environ.get('PGOPTIONS', '')} {given} -c TimeZone=UTC".strip()
 
 
 @cache

@@ -16,6 +16,7 @@ _LIVE = [
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,  # still finishing (and settling) its requests in flight
 ]
 
 
