@@ -412,3 +412,26 @@ def test_starting_an_operation_whose_run_is_already_launched_is_refused(engine, 
     with pytest.raises(service.OperationStateError, match="already launched"):
         service.queue(engine, op_id)  # a second `start` while it waits
     assert tick(instance).run_requests == []  # no second run on the same rows
+
+
+def test_a_second_run_on_an_operation_another_run_is_working_on_generates_nothing(engine, instance, standin):
+    from pipeline.column_batch.runner import OperationRunner
+    from pipeline.db import column_batch as store
+    from pipeline.settings import get_settings
+
+    menu_without_descriptions(engine, 4)
+    op_id = queue_new(engine, batch_size=2, rows_per_request=2, max_concurrent_batches=1)
+    standin.latency = 0.4
+    first = threading.Thread(target=run_operation, args=(instance, op_id))
+    first.start()
+    while _chat_requests(standin) < 1:  # the first run has claimed the operation and is generating
+        time.sleep(0.02)
+    # A second run of the same operation (paused and resumed while the first still waited in the queue).
+    with engine.connect() as conn:
+        op = store.load_operation(conn, op_id)
+    chat = defs.resources["openai"].chat_service()
+    second = OperationRunner(engine, chat, op, get_settings().safety_limits(), "second-run").run()
+    first.join()
+    assert second.reason is not None and "nothing to run" in second.reason and second.rows_done == 0
+    assert op_state(engine, op_id)[0] == "completed" and all(descriptions(engine).values())
+    assert _chat_requests(standin) == 2  # 4 rows, 2 per request: each generated and paid once

@@ -99,6 +99,7 @@ def column_batch_generation(
         get_settings().safety_limits(),
         context.run.run_id,
         on_progress=context.log.info,
+        retried_run_id=context.run.parent_run_id,
     )
     summary = runner.run()
     with engine.connect() as conn:

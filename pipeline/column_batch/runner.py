@@ -54,6 +54,7 @@ class OperationRunner:
     limits: SafetyLimits
     run_id: str
     on_progress: Callable[[str], None] = log.info
+    retried_run_id: str | None = None  # the run this one retries (Dagster run retries): it may take over
     _started: float = field(default_factory=time.monotonic, init=False)
 
     def run(self) -> RunSummary:
@@ -61,13 +62,11 @@ class OperationRunner:
         summary = RunSummary()
         op_id, spec = self.op.id, self.op.spec
         with self.engine.begin() as conn:
-            if not store.set_state(
-                conn, op_id, "running", f"run {self.run_id}", only_from=("queued", "estimated")
-            ):
-                current = store.load_operation(conn, op_id).state
-                if current != "running":
-                    summary.final_state, summary.reason = current, f"operation is {current}; nothing to run"
-                    return summary
+            if not store.claim(conn, op_id, self.run_id, self.retried_run_id):
+                state, owner = store.state_and_run(conn, op_id)
+                held = f" in run {owner}" if state == "running" else ""
+                summary.final_state, summary.reason = state, f"operation is {state}{held}; nothing to run"
+                return summary
             batches = store.pending_batches(conn, op_id)
         started = time.monotonic()
         try:
@@ -138,9 +137,11 @@ class OperationRunner:
             self._move("paused", "emergency stop is on")
             raise StopRequested("emergency stop is on")
         with self.engine.connect() as conn:
-            state = store.current_state(conn, self.op.id)
+            state, owner = store.state_and_run(conn, self.op.id)
         if state != "running":
             raise StopRequested(f"operation is {state}")
+        if owner != self.run_id:  # paused and resumed meanwhile, and a newer run has it now
+            raise StopRequested(f"run {owner} is working on the operation now")
         # This run's working time: hours spent paused (overnight, waiting for a budget) do not count, so a
         # resumed operation is not stopped at once for the time since it first started.
         hours = (time.monotonic() - self._started) / 3600

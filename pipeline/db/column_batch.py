@@ -463,13 +463,31 @@ def clear_launch(conn: Connection, op_id: int) -> None:
     )
 
 
-def current_state(conn: Connection, op_id: int) -> str:
+def claim(conn: Connection, op_id: int, run_id: str, retried_run_id: str | None) -> bool:
+    """Make `run_id` the one run working on the operation: from queued or estimated, or from the run it
+    retries (or its own earlier attempt); False if the operation is not startable or another run has it."""
+    return (
+        conn.execute(
+            sa.text(
+                "UPDATE column_batch_operations SET state = 'running', state_reason = 'run ' || :run,"
+                " run_id = :run, updated_at = now(), started_at = coalesce(started_at, now()),"
+                " finished_at = NULL WHERE id = :id AND (state IN ('queued', 'estimated') OR (state = 'running'"
+                " AND (run_id IS NULL OR run_id = :run OR run_id = :parent)))"
+            ),
+            {"id": op_id, "run": run_id, "parent": retried_run_id},
+        ).rowcount
+        == 1
+    )
+
+
+def state_and_run(conn: Connection, op_id: int) -> tuple[str, str | None]:
+    """(state, the run working on it, if any run claimed it)."""
     row = conn.execute(
-        sa.text("SELECT state FROM column_batch_operations WHERE id = :id"), {"id": op_id}
+        sa.text("SELECT state, run_id FROM column_batch_operations WHERE id = :id"), {"id": op_id}
     ).first()
     if row is None:
         raise UnknownOperationError(op_id)
-    return str(row[0])
+    return str(row[0]), row[1]
 
 
 def launched_or_running(conn: Connection, older_than_seconds: int) -> list[int]:
