@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -96,3 +99,25 @@ def op_state(engine: sa.Engine, op_id: int) -> tuple[str, str | None]:
                 sa.text("SELECT state, state_reason FROM column_batch_operations WHERE id = :i"), {"i": op_id}
             ).one()
         )
+
+
+def run_with_action_at(
+    instance: dg.DagsterInstance, standin: Any, op_id: int, requests: int, action: Callable[[], None]
+) -> dg.ExecuteInProcessResult:
+    """Run the operation and, from another thread, do `action` (a pause, a delete...) once the stand-in
+    has received `requests` chat requests; set a latency first so that they are still in flight."""
+
+    def act() -> None:
+        deadline = time.monotonic() + 60  # never hang the suite: the test's own asserts then fail
+        while standin.count("/chat/completions") < requests:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
+        action()
+
+    actor = threading.Thread(target=act)
+    actor.start()
+    result = run_operation(instance, op_id)
+    actor.join()
+    standin.latency = 0
+    return result

@@ -19,6 +19,7 @@ from tests.column_batch_helpers import (
     op_state,
     queue_new,
     run_operation,
+    run_with_action_at,
     tick,
 )
 from tests.helpers import ledger
@@ -127,16 +128,7 @@ def test_a_pause_during_the_fallback_for_a_partial_answer_keeps_the_rows_paid_fo
     standin.inject("wrong_count")  # the 4-row answer lacks one row: a request for it alone would follow
     standin.latency = 0.5
 
-    def pause_while_in_flight() -> None:
-        while _chat_requests(standin) < 1:
-            time.sleep(0.02)
-        service.pause(engine, op_id)
-
-    pauser = threading.Thread(target=pause_while_in_flight)
-    pauser.start()
-    assert run_operation(instance, op_id).success
-    pauser.join()
-    standin.latency = 0
+    assert run_with_action_at(instance, standin, op_id, 1, lambda: service.pause(engine, op_id)).success
     assert op_state(engine, op_id)[0] == "paused"
     assert sum(1 for v in descriptions(engine).values() if v) == 3  # the partial answer's rows are written
 
@@ -152,16 +144,7 @@ def test_pause_takes_effect_within_a_batch_and_resume_bills_no_row_twice(engine,
     op_id = queue_new(engine, batch_size=4, rows_per_request=2)
     standin.latency = 0.4
 
-    def pause_soon() -> None:
-        while _chat_requests(standin) < 3:
-            time.sleep(0.05)
-        service.pause(engine, op_id)
-
-    pauser = threading.Thread(target=pause_soon)
-    pauser.start()
-    assert run_operation(instance, op_id).success
-    pauser.join()
-    standin.latency = 0
+    assert run_with_action_at(instance, standin, op_id, 3, lambda: service.pause(engine, op_id)).success
     filled = sum(1 for v in descriptions(engine).values() if v)
     assert op_state(engine, op_id)[0] == "paused" and 4 <= filled < 12
 
@@ -345,8 +328,6 @@ def test_a_row_deleted_after_the_estimate_is_skipped_and_the_operation_completes
     gone: list[str] = []
 
     def delete_a_later_row() -> None:  # someone deletes a dish while the operation runs
-        while _chat_requests(standin) < 1:
-            time.sleep(0.02)
         with engine.begin() as conn:
             key = (
                 conn.execute(
@@ -361,10 +342,7 @@ def test_a_row_deleted_after_the_estimate_is_skipped_and_the_operation_completes
             conn.execute(sa.text("DELETE FROM menu_items WHERE id = CAST(:k AS bigint)"), {"k": key})
         gone.append(key)
 
-    deleter = threading.Thread(target=delete_a_later_row)
-    deleter.start()
-    assert run_operation(instance, op_id).success
-    deleter.join()
+    assert run_with_action_at(instance, standin, op_id, 1, delete_a_later_row).success
     assert op_state(engine, op_id)[0] == "completed" and all(descriptions(engine).values())
     with engine.connect() as conn:
         status, error = conn.execute(
@@ -381,16 +359,7 @@ def test_an_operation_resumed_days_after_it_first_started_runs_to_completion(eng
     op_id = queue_new(engine, batch_size=2, rows_per_request=2, max_concurrent_batches=1)
     standin.latency = 0.3
 
-    def pause_soon() -> None:
-        while _chat_requests(standin) < 1:
-            time.sleep(0.02)
-        service.pause(engine, op_id)
-
-    pauser = threading.Thread(target=pause_soon)
-    pauser.start()
-    assert run_operation(instance, op_id).success
-    pauser.join()
-    standin.latency = 0
+    assert run_with_action_at(instance, standin, op_id, 1, lambda: service.pause(engine, op_id)).success
     assert op_state(engine, op_id)[0] == "paused"
     with engine.begin() as conn:  # it first started on Friday; paused over the weekend; resumed on Monday
         conn.execute(
