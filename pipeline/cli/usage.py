@@ -160,10 +160,6 @@ def _thresholds(value: str | None) -> list[int] | None:
     return found
 
 
-def _is_id(text: str) -> bool:
-    return text.isascii() and text.isdecimal()
-
-
 @budget.command("create")
 @click.option("--scope", type=click.Choice(_SCOPES), required=True)
 @click.option("--id", "scope_id", default="", help="Business id, user name or operation id (not for global).")
@@ -184,11 +180,15 @@ def budget_create(scope: str, scope_id: str, period: str, amount: str, threshold
         )
     engine = _engine()
     with engine.begin() as conn:
-        if scope == "business" and not (_is_id(scope_id) and sql.business_exists(conn, int(scope_id))):
+        if scope == "business" and not (
+            budgets.is_numeric_id(scope_id) and sql.business_exists(conn, int(scope_id))
+        ):
             raise click.ClickException(
                 f"Unknown business {scope_id}; `pipeline status` lists the businesses."
             )
-        if scope == "operation" and not (_is_id(scope_id) and sql.operation_exists(conn, int(scope_id))):
+        if scope == "operation" and not (
+            budgets.is_numeric_id(scope_id) and sql.operation_exists(conn, int(scope_id))
+        ):
             raise click.ClickException(
                 f"Unknown operation {scope_id}; `pipeline column-batch list` lists the operations."
             )

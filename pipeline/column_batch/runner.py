@@ -68,7 +68,6 @@ class OperationRunner:
                 summary.final_state, summary.reason = state, f"operation is {state}{held}; nothing to run"
                 return summary
             batches = store.pending_batches(conn, op_id)
-        started = time.monotonic()
         try:
             with ThreadPoolExecutor(
                 max_workers=spec.max_concurrent_batches, thread_name_prefix="batch"
@@ -85,7 +84,7 @@ class OperationRunner:
                         summary.batches += 1
                         summary.rows_done += ok
                         summary.rows_failed += failed
-                    self._report(summary, started)
+                    self._report(summary)
                     self._check_error_rate()
         except StopRequested as stop:
             summary.final_state, summary.reason = self._state(), str(stop)
@@ -162,8 +161,8 @@ class OperationRunner:
                 self._move("paused", reason)
                 raise StopRequested(reason)
 
-    def _report(self, s: RunSummary, started: float) -> None:
-        line = progress.report(self.engine, self.op, s.rows_done, (time.monotonic() - started) / 60)
+    def _report(self, s: RunSummary) -> None:
+        line = progress.report(self.engine, self.op, s.rows_done, (time.monotonic() - self._started) / 60)
         s.log_lines.append(line)
         self.on_progress(line)
 

@@ -68,6 +68,11 @@ def delete(conn: Connection, budget_id: int) -> bool:
     return conn.execute(sa.text("DELETE FROM budgets WHERE id = :id"), {"id": budget_id}).rowcount == 1
 
 
+def is_numeric_id(text: str) -> bool:
+    """A business or operation id as typed: ASCII digits only (`isdigit` also takes '²', which int() refuses)."""
+    return text.isascii() and text.isdecimal()
+
+
 def spent(conn: Connection, budget: Budget, start: date, end: date) -> Decimal:
     """Ledger spend in [start, end) within the budget's scope."""
     scope_sql = {
@@ -79,7 +84,7 @@ def spent(conn: Connection, budget: Budget, start: date, end: date) -> Decimal:
     sid: str | int = budget.scope_id
     if budget.scope_type in ("business", "operation"):
         # An id that is no number (written by hand) matches nothing instead of failing every budget's check.
-        sid = int(sid) if str(sid).strip().isascii() and str(sid).strip().isdecimal() else -1
+        sid = int(sid) if is_numeric_id(str(sid).strip()) else -1
     return Decimal(
         conn.execute(
             sa.text(

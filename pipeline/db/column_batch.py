@@ -111,7 +111,6 @@ def set_state(
         state, stamp_key = "queued", "launched"
     stamps = {
         "launched": ", launched_at = now()",
-        "running": ", started_at = coalesce(started_at, now()), finished_at = NULL",
         "completed": ", finished_at = now()",
         "cancelled": ", finished_at = now()",
         "failed": ", finished_at = now()",

@@ -106,15 +106,14 @@ def write_vectors(
     through a staging table and an upsert."""
     if not chunks:
         return
-    ids = sorted({c.content_id for c in chunks})
-    conn.execute(_DELETE_MOVED_AWAY, {"ct": content_type, "ids": ids, "b": business_id})
+    current = {c.content_id: c.content_hash for c in chunks}
+    conn.execute(_DELETE_MOVED_AWAY, {"ct": content_type, "ids": list(current), "b": business_id})
     if conflict_free:
         copy_chunks(conn, "content_embeddings", business_id, content_type, model, dims, chunks)
     else:
         conn.execute(_CREATE_STAGE)
         copy_chunks(conn, "embedding_stage", business_id, content_type, model, dims, chunks)
         conn.execute(_UPSERT_FROM_STAGE)
-    current = {c.content_id: c.content_hash for c in chunks}
     delete_superseded(conn, content_type, business_id, model, dims, current)
     clear_failures(conn, content_type, list(current))
 

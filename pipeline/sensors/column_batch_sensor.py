@@ -8,7 +8,7 @@ from pipeline.db import emergency_stop, spend
 from pipeline.jobs.column_batch import column_batch_job
 from pipeline.resources.database import DatabaseResource
 from pipeline.settings import get_settings
-from pipeline.tags import OPERATION_TAG
+from pipeline.tags import OPERATION_TAG, PARTITION_TAG
 
 ORPHAN_AFTER_SECONDS = 120
 _LIVE = [
@@ -21,7 +21,6 @@ _LIVE = [
 
 
 _ASSETS = frozenset({column_batch_estimate.key, column_batch_generation.key})
-_PARTITION_TAG = "dagster/partition"
 
 
 def _has_live_run(instance: dg.DagsterInstance, op_id: int) -> bool:
@@ -30,7 +29,7 @@ def _has_live_run(instance: dg.DagsterInstance, op_id: int) -> bool:
         return True
     # A run someone launched from the UI (the job or the assets, for this partition) has no operation tag;
     # business partitions share the partition tag's values, so the run's assets tell them apart.
-    runs = instance.get_runs(filters=dg.RunsFilter(statuses=_LIVE, tags={_PARTITION_TAG: key}))
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=_LIVE, tags={PARTITION_TAG: key}))
     return any(
         run.job_name == column_batch_job.name or _ASSETS & (run.asset_selection or frozenset())
         for run in runs
