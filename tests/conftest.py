@@ -17,7 +17,7 @@ _TABLES = (
     "content_changes, content_embeddings, embedding_failures, usage_ledger, api_rate_limits,"
     " menu_items, policies, faqs, businesses, glossary_terms, column_batch_operations, column_batch_rows,"
     " column_batch_batches, spend_counters, emergency_stop_audit, usage_daily, budgets, alerts, admin_actions,"
-    " synced_rows"
+    " synced_rows, spend_reservations"
 )
 
 

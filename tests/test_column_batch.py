@@ -286,7 +286,9 @@ def test_an_operation_whose_run_died_is_paused_for_resume(engine, instance):
             {"i": op_id},
         )
     with engine.begin() as conn:  # it died mid-request: that request's worst case stays reserved
-        spend.reserve(conn, op_id, "alice", Decimal("0.25"), Decimal(100), Decimal(100), Decimal(100))
+        spend.reserve(
+            conn, op_id, "dead-run", "alice", Decimal("0.25"), Decimal(100), Decimal(100), Decimal(100)
+        )
     tick(instance)
     state, reason = op_state(engine, op_id)
     assert state == "paused" and "ended without finishing" in reason

@@ -67,6 +67,9 @@ class OperationRunner:
                 held = f" in run {owner}" if state == "running" else ""
                 summary.final_state, summary.reason = state, f"operation is {state}{held}; nothing to run"
                 return summary
+            # A retry's parent (or this run's own earlier attempt) was killed mid-request: its
+            # reservations never settled and would keep every cap lower for good.
+            spend.release_run_reservations(conn, op_id, [r for r in (self.run_id, self.retried_run_id) if r])
             batches = store.pending_batches(conn, op_id)
         try:
             with ThreadPoolExecutor(
@@ -260,9 +263,10 @@ class OperationRunner:
         max_tokens = len(pack) * (spec.max_output_tokens + JSON_TOKENS_PER_ROW) + 16
         worst = cost_usd(self.chat.prices.price(spec.model), input_tokens, max_tokens)
         with self.engine.begin() as conn:
-            spend.reserve(
+            reservation = spend.reserve(
                 conn,
                 self.op.id,
+                self.run_id,
                 spec.requested_by,
                 worst,
                 self.limits.max_total_cost_per_day_usd,
@@ -283,5 +287,5 @@ class OperationRunner:
             actual = answer.cost_usd
         finally:
             with self.engine.begin() as conn:
-                spend.settle(conn, self.op.id, spec.requested_by, worst, actual)
+                spend.settle(conn, self.op.id, spec.requested_by, reservation, actual)
         return answer, parse_answer(answer.content, set(pack))

@@ -3,7 +3,9 @@ actual cost after, under row locks, so no cap (operation, user per day, global p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -46,12 +48,15 @@ def spend_today(conn: Connection, user: str) -> SpendToday:
 def reserve(
     conn: Connection,
     op_id: int,
+    run_id: str,
     user: str,
     amount: Decimal,
     day_cap: Decimal,
     user_cap: Decimal,
     op_cap: Decimal,
-) -> None:
+) -> int:
+    """Reserve `amount` for one request of `run_id`, or raise BudgetExceededError; returns the
+    reservation's id, for settle()."""
     _ensure_counters(conn, user)
     # Fixed lock order (operation, then counters by scope) so concurrent reservers cannot deadlock.
     op = conn.execute(
@@ -85,45 +90,97 @@ def reserve(
         ),
         {"a": amount, "u": f"user:{user}"},
     )
+    return int(
+        conn.execute(
+            sa.text(
+                "INSERT INTO spend_reservations (operation_id, run_id, requested_by, amount_usd)"
+                " VALUES (:id, :run, :u, :a) RETURNING id"
+            ),
+            {"id": op_id, "run": run_id, "u": user, "a": amount},
+        ).scalar_one()
+    )
 
 
-def settle(conn: Connection, op_id: int, user: str, reserved: Decimal, actual: Decimal) -> None:
+def settle(conn: Connection, op_id: int, user: str, reservation_id: int, actual: Decimal) -> None:
+    """Record a request's actual cost today and give back its reservation, unless that was already given
+    back (its run was taken for dead): then only the cost is recorded, and nothing is given back twice."""
     _ensure_counters(conn, user)
+    _give_back(
+        conn,
+        op_id,
+        conn.execute(
+            sa.text("DELETE FROM spend_reservations WHERE id = :id RETURNING requested_by, day, amount_usd"),
+            {"id": reservation_id},
+        ).all(),
+    )
     conn.execute(
-        sa.text(
-            "UPDATE column_batch_operations SET reserved_usd = greatest(reserved_usd - :r, 0),"
-            " spent_usd = spent_usd + :c WHERE id = :id"
-        ),
-        {"r": reserved, "c": actual, "id": op_id},
+        sa.text("UPDATE column_batch_operations SET spent_usd = spent_usd + :c WHERE id = :id"),
+        {"c": actual, "id": op_id},
     )
     conn.execute(
         sa.text(
-            "UPDATE spend_counters SET reserved_usd = greatest(reserved_usd - :r, 0),"
-            " spent_usd = spent_usd + :c WHERE day = current_date AND scope IN ('global', :u)"
+            "UPDATE spend_counters SET spent_usd = spent_usd + :c WHERE day = current_date"
+            " AND scope IN ('global', :u)"
         ),
-        {"r": reserved, "c": actual, "u": f"user:{user}"},
+        {"c": actual, "u": f"user:{user}"},
+    )
+
+
+def release_run_reservations(conn: Connection, op_id: int, run_ids: list[str]) -> Decimal:
+    """Give back the reservations of runs that are over (the run a retry takes over from was killed
+    mid-request): else the operation's, the user's and the global caps would stay that much lower."""
+    return _give_back(
+        conn,
+        op_id,
+        conn.execute(
+            sa.text(
+                "DELETE FROM spend_reservations WHERE operation_id = :id AND run_id = ANY(:runs)"
+                " RETURNING requested_by, day, amount_usd"
+            ),
+            {"id": op_id, "runs": run_ids},
+        ).all(),
     )
 
 
 def release_reservations(conn: Connection, op_id: int, user: str) -> Decimal:
-    """Give back what a run that died mid-request had reserved (it never settled): else the operation's,
-    the user's and the global caps would stay that much lower for good. Only for an operation no live run
-    works on. Returns the amount released."""
+    """Give back everything the operation holds. Only for an operation no live run works on (its run died
+    mid-request and never settled). Returns the amount released."""
     held = Decimal(
         conn.execute(
             sa.text("SELECT reserved_usd FROM column_batch_operations WHERE id = :id FOR UPDATE"),
             {"id": op_id},
         ).scalar_one()
     )
-    if held > 0:
-        conn.execute(
-            sa.text("UPDATE column_batch_operations SET reserved_usd = 0 WHERE id = :id"), {"id": op_id}
-        )
+    rows = conn.execute(
+        sa.text(
+            "DELETE FROM spend_reservations WHERE operation_id = :id RETURNING requested_by, day, amount_usd"
+        ),
+        {"id": op_id},
+    ).all()
+    # What was reserved before reservations had rows (migration 0020) is taken off today's counters.
+    unrecorded = held - sum((Decimal(r[2]) for r in rows), Decimal(0))
+    if unrecorded > 0:
+        rows = [*rows, (user, None, unrecorded)]
+    return _give_back(conn, op_id, rows)
+
+
+def _give_back(conn: Connection, op_id: int, rows: Sequence[Sequence[Any]]) -> Decimal:
+    """Take (requested_by, day or None for today, amount) reservations off the counters."""
+    total = Decimal(0)
+    for user, day, amount in rows:
+        total += Decimal(amount)
         conn.execute(
             sa.text(
                 "UPDATE spend_counters SET reserved_usd = greatest(reserved_usd - :r, 0)"
-                " WHERE day = current_date AND scope IN ('global', :u)"
+                " WHERE day = coalesce(CAST(:day AS date), current_date) AND scope IN ('global', :u)"
             ),
-            {"r": held, "u": f"user:{user}"},
+            {"r": amount, "day": day, "u": f"user:{user}"},
         )
-    return held
+    if total > 0:
+        conn.execute(
+            sa.text(
+                "UPDATE column_batch_operations SET reserved_usd = greatest(reserved_usd - :r, 0) WHERE id = :id"
+            ),
+            {"r": total, "id": op_id},
+        )
+    return total
