@@ -31,7 +31,7 @@ def report(engine: Engine, op: store.Operation, rows_this_run: int, minutes: flo
     with engine.connect() as conn:
         p = store.progress(conn, op.id)
     line = progress_line(op.id, p, rows_this_run, minutes, (op.estimate or {}).get("expected_cost_usd", "?"))
-    finished = p["done"] + p["failed"] + p["skipped"]  # skipped: deleted before their batch ran
+    finished = p["done"] + p["failed"] + p["skipped"]  # skipped: changed since the estimate, or cancelled
     reached = 100 * finished / p["total"] if p["total"] else 100
     scope = f"operation:{op.id}"
     with engine.begin() as conn:

@@ -174,21 +174,22 @@ class OperationRunner:
     def _run_batch(self, batch_no: int) -> tuple[int, int]:
         spec = self.op.spec
         with self.engine.begin() as conn:
-            store.skip_deleted_rows(conn, self.op.id, batch_no, spec.target)
+            store.skip_rows_out_of_scope(conn, self.op.id, batch_no, spec)
             rows = store.batch_rows(conn, self.op.id, batch_no, spec.target)
         prompts = {r["row_key"]: render(spec.prompt_template, r) for r in rows}
         outcomes: dict[str, RowOutcome] = {}
         keys = list(prompts)
+        written = 0
         try:
             for i in range(0, len(keys), spec.rows_per_request):
                 self._generate({k: prompts[k] for k in keys[i : i + spec.rows_per_request]}, outcomes)
         finally:
             if outcomes:  # checkpoint whatever was paid for, even when stopping mid-batch
-                self._write(batch_no, list(outcomes.values()))
-        done = sum(1 for o in outcomes.values() if o.status == "done")
-        return done, len(outcomes) - done
+                written = self._write(batch_no, list(outcomes.values()))
+        return written, sum(1 for o in outcomes.values() if o.status == "failed")
 
-    def _write(self, batch_no: int, outcomes: list[RowOutcome]) -> None:
+    def _write(self, batch_no: int, outcomes: list[RowOutcome]) -> int:
+        """Checkpoint the batch; returns the rows whose value was written."""
         dupes = duplicate_keys({o.row_key: o.new_value or "" for o in outcomes if o.status == "done"})
         flagged = [
             o
@@ -202,7 +203,7 @@ class OperationRunner:
                 flagged = [
                     RowOutcome(**{**o.__dict__, "status": "skipped", "error": "cancelled"}) for o in flagged
                 ]
-            store.write_batch(conn, self.op.id, batch_no, op.spec, flagged, self.run_id)
+            return store.write_batch(conn, self.op.id, batch_no, op.spec, flagged, self.run_id)
 
     def _generate(self, pack: dict[str, str], out: dict[str, RowOutcome]) -> None:
         """Values for a pack into `out` as each answer arrives (a stop or a budget refusal during the

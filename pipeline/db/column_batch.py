@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -125,22 +125,33 @@ def set_state(
     return result.rowcount == 1
 
 
-def select_target_rows(conn: Connection, spec: OperationSpec) -> list[dict[str, Any]]:
-    t = spec.target
+def _row_filter(spec: OperationSpec, alias: str) -> tuple[list[str], dict[str, Any]]:
+    """SQL conditions for the operation's row filter on the target table aliased `alias`."""
     where, params = [], {}
     for i, (column, value) in enumerate(sorted(spec.row_filter.items())):
         if isinstance(value, list):
-            where.append(f"{q(column)}::text = ANY(:f{i})")
+            where.append(f"{alias}.{q(column)}::text = ANY(:f{i})")
             params[f"f{i}"] = [str(v) for v in value]
         else:
-            where.append(f"{q(column)}::text = :f{i}")
+            where.append(f"{alias}.{q(column)}::text = :f{i}")
             params[f"f{i}"] = str(value)
+    return where, params
+
+
+def _still_empty(spec: OperationSpec, alias: str) -> str:
+    column = f"{alias}.{q(spec.target.column)}"
+    return f"({column} IS NULL OR btrim({column}) = '')"
+
+
+def select_target_rows(conn: Connection, spec: OperationSpec) -> list[dict[str, Any]]:
+    t = spec.target
+    where, params = _row_filter(spec, "t")
     if not spec.regenerate_existing:
-        where.append(f"({q(t.column)} IS NULL OR btrim({q(t.column)}) = '')")
+        where.append(_still_empty(spec, "t"))
     clause = " WHERE " + " AND ".join(where) if where else ""
-    cols = ", ".join(q(c) for c in t.readable_columns)
+    cols = ", ".join(f"t.{q(c)}" for c in t.readable_columns)
     rows = conn.execute(
-        sa.text(f"SELECT {cols} FROM {q(t.table)}{clause} ORDER BY {q(t.key_column)}"), params
+        sa.text(f"SELECT {cols} FROM {q(t.table)} t{clause} ORDER BY t.{q(t.key_column)}"), params
     )
     return [dict(r) for r in rows.mappings()]
 
@@ -185,17 +196,30 @@ def pending_batches(conn: Connection, op_id: int) -> list[int]:
     )
 
 
-def skip_deleted_rows(conn: Connection, op_id: int, batch_no: int, target: Target) -> int:
-    """Pending rows of the batch whose target row was deleted since the estimate: skipped with the reason,
-    or they would stay pending and the operation could never complete."""
+def skip_rows_out_of_scope(conn: Connection, op_id: int, batch_no: int, spec: OperationSpec) -> int:
+    """Pending rows of the batch that changed since the estimate so that generating them would be wasted:
+    deleted, moved out of the row filter or (fill-only) filled by someone. Skipped with the reason, before
+    anything is paid for, and the operation can still complete."""
+    t = spec.target
+    filters, params = _row_filter(spec, "t")
+    reasons = [(f"t.{q(t.key_column)} IS NULL", "the row was deleted before it was generated")]
+    if filters:
+        reasons.append(
+            (f"NOT coalesce({' AND '.join(filters)}, false)", "the row no longer matches the row filter")
+        )
+    if not spec.regenerate_existing:
+        reasons.append((f"NOT {_still_empty(spec, 't')}", "the column was filled before it was generated"))
+    case = " ".join(f"WHEN {cond} THEN :r{i}" for i, (cond, _) in enumerate(reasons))
+    params |= {f"r{i}": reason for i, (_, reason) in enumerate(reasons)}
     return conn.execute(
         sa.text(
-            "UPDATE column_batch_rows r SET status = 'skipped', error = 'the row was deleted before it was"
-            " generated', updated_at = now()"
-            " WHERE r.operation_id = :id AND r.batch_no = :b AND r.status = 'pending' AND NOT EXISTS"
-            f" (SELECT 1 FROM {q(target.table)} t WHERE t.{q(target.key_column)}::text = r.row_key)"
+            "UPDATE column_batch_rows r SET status = 'skipped', error = s.reason, updated_at = now() FROM"
+            f" (SELECT p.row_key, CASE {case} END AS reason FROM column_batch_rows p"
+            f" LEFT JOIN {q(t.table)} t ON t.{q(t.key_column)}::text = p.row_key"
+            " WHERE p.operation_id = :id AND p.batch_no = :b AND p.status = 'pending') s"
+            " WHERE r.operation_id = :id AND r.row_key = s.row_key AND s.reason IS NOT NULL"
         ),
-        {"id": op_id, "b": batch_no},
+        {**params, "id": op_id, "b": batch_no},
     ).rowcount
 
 
@@ -232,20 +256,37 @@ def write_batch(
     spec: OperationSpec,
     outcomes: Sequence[RowOutcome],
     run_id: str,
-) -> None:
-    """Generated values, row results and the batch record in the caller's one transaction. Fill-only
-    operations never overwrite a value someone typed in meanwhile."""
+) -> int:
+    """Generated values, row results and the batch record in the caller's one transaction. A row that
+    changed while its value was generated (deleted, moved out of the row filter, or filled by someone in a
+    fill-only operation) keeps its current value and is recorded as skipped, with the value it was given.
+    Returns the number of values written."""
     t = spec.target
-    guard = "" if spec.regenerate_existing else f" AND ({q(t.column)} IS NULL OR btrim({q(t.column)}) = '')"
+    where, params = _row_filter(spec, "t")
+    if not spec.regenerate_existing:
+        where.append(_still_empty(spec, "t"))
     done = [o for o in outcomes if o.status == "done"]
+    written: set[str] = set()
     if done:
-        conn.execute(
-            sa.text(
-                f"UPDATE {q(t.table)} SET {q(t.column)} = :v, updated_at = now()"
-                f" WHERE {q(t.key_column)}::text = :k{guard}"
-            ),
-            [{"v": o.new_value, "k": o.row_key} for o in done],
+        written = set(
+            conn.execute(
+                sa.text(
+                    f"UPDATE {q(t.table)} t SET {q(t.column)} = v.value, updated_at = now()"
+                    " FROM unnest(CAST(:keys AS text[]), CAST(:values AS text[])) AS v(row_key, value)"
+                    f" WHERE t.{q(t.key_column)}::text = v.row_key"
+                    + "".join(f" AND {w}" for w in where)
+                    + f" RETURNING t.{q(t.key_column)}::text"
+                ),
+                {**params, "keys": [o.row_key for o in done], "values": [o.new_value for o in done]},
+            ).scalars()
         )
+    outcomes = [
+        o
+        if o.status != "done" or o.row_key in written
+        else replace(o, status="skipped", error="the row changed before its value was written; it was kept")
+        for o in outcomes
+    ]
+    done = [o for o in outcomes if o.status == "done"]
     conn.execute(
         sa.text(
             "UPDATE column_batch_rows SET status = :s, new_value = :v, input_tokens = :it, output_tokens = :ot,"
@@ -268,7 +309,7 @@ def write_batch(
             for o in outcomes
         ],
     )
-    failed = len(outcomes) - len(done)
+    failed = sum(1 for o in outcomes if o.status == "failed")
     conn.execute(
         sa.text(
             "INSERT INTO column_batch_batches (operation_id, batch_no, status, rows_done, rows_failed,"
@@ -292,6 +333,7 @@ def write_batch(
             "r": run_id,
         },
     )
+    return len(done)
 
 
 def progress(conn: Connection, op_id: int) -> dict[str, Any]:
