@@ -120,21 +120,33 @@ def copy_reference(
         conn.execute(sa.text(f"CREATE TABLE bench_ref_b ({c.EMBEDDINGS_LIKE})"))
     c.checkpoint(engine)
 
-    def build_indexes() -> float:
-        """Seconds of the HNSW build alone: the one index a bulk load defers."""
-        hnsw = 0.0
+    def build_indexes() -> tuple[float, float]:
+        """Seconds of the HNSW builds alone (the indexes a bulk load defers): the table's 16 partial ones,
+        and one whole-table index over the same rows, which a hand-written loader might build instead."""
+        from pipeline.db.vectors import index_expression
+
+        sharded, single = 0.0, 0.0
+        expression, opclass = index_expression(c.DIMS)
+        whole = f"CREATE INDEX ON bench_ref_b USING hnsw ({expression} {opclass}) WHERE dimensions = {c.DIMS}"
         with engine.begin() as conn:
             conn.execute(sa.text(f"SET LOCAL maintenance_work_mem = '{maintenance_work_mem}'"))
             conn.execute(sa.text(f"SET LOCAL max_parallel_maintenance_workers = {build_workers}"))
             for statement in indexes_b:
                 took, _ = c.timed(lambda s=statement: conn.execute(sa.text(s)))
-                hnsw += took if "USING hnsw" in statement else 0.0
-        return hnsw
+                sharded += took if "USING hnsw" in statement else 0.0
+            single, _ = c.timed(lambda: conn.execute(sa.text(whole)))
+        return sharded, single
 
     copy_seconds, _ = c.timed(lambda: c.copy_in(engine, "bench_ref_b", rows))
-    build_seconds, hnsw_seconds = c.timed(build_indexes)
-    seconds["copy_then_create_index"] = copy_seconds + build_seconds
+    build_seconds, (sharded_seconds, single_seconds) = c.timed(build_indexes)
+    # The faster way to a searchable table counts: the btrees, then the faster of the two HNSW layouts.
+    hnsw_seconds = min(sharded_seconds, single_seconds)
+    seconds["copy_then_create_index"] = (
+        copy_seconds + build_seconds - sharded_seconds - single_seconds + hnsw_seconds
+    )
     figures["hnsw_create_index_seconds"] = c.r(hnsw_seconds, 3)
+    figures["hnsw_sharded_create_index_seconds"] = c.r(sharded_seconds, 3)
+    figures["hnsw_single_create_index_seconds"] = c.r(single_seconds, 3)
     tables = [f"bench_ref_{x}" for x in ("ab" if indexed_copy else "b")]
     with engine.begin() as conn:
         counts = [conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables]

@@ -1,21 +1,21 @@
-"""Bulk loads drop the HNSW index and build it once; an interrupted load's index is rebuilt by the next sync."""
+"""Bulk loads drop the HNSW index shards they dominate and build each once its businesses are loaded;
+an interrupted load's shards are rebuilt by the next sync; searches use their business's shard."""
 
 from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
 
+from pipeline.db.vectors import INDEX_SHARDS, missing_shards, shard_of, vector_index_name
 from pipeline.health.report import health_report
 from pipeline.search import search
-from pipeline.sync.vector_index import should_build, should_defer
+from pipeline.sync.vector_index import is_bulk_load, load_position, shards_to_drop, should_build
 from tests.helpers import SensorDriver, add_business, vectors
 
-INDEX = "content_embeddings_hnsw_1536"
 
-
-def _index_exists(engine: sa.Engine) -> bool:
+def _missing(engine: sa.Engine) -> list[int]:
     with engine.connect() as conn:
-        return conn.execute(sa.text("SELECT to_regclass(:n) IS NOT NULL"), {"n": INDEX}).scalar_one()
+        return missing_shards(conn, 1536)
 
 
 def _index_modes(results) -> list[str]:
@@ -38,17 +38,24 @@ def small_bulk_threshold(monkeypatch):
     get_settings.cache_clear()
 
 
-def test_defer_only_for_a_large_load_that_dominates_the_index():
-    assert should_defer(queued=5000, indexed=0, min_rows=2000)
-    assert should_defer(queued=5000, indexed=10_000, min_rows=2000)
-    assert not should_defer(queued=5000, indexed=10_001, min_rows=2000)  # re-inserting 10k to add 5k
-    assert not should_defer(queued=1999, indexed=0, min_rows=2000)  # small: live inserts are cheap
+def test_a_load_drops_only_large_loads_shards_it_dominates():
+    assert is_bulk_load(queued=5000, min_rows=2000)
+    assert not is_bulk_load(queued=1999, min_rows=2000)  # small: live inserts are cheap
+    queued, indexed = {0: 900, 1: 900, 2: 10, 3: 0}, {0: 0, 1: 1801, 2: 20, 3: 500}
+    # Shard 1 would re-insert 1,801 vectors to add 900; shard 3 has nothing queued.
+    assert shards_to_drop(queued, indexed) == [0, 2]
 
 
 def test_a_load_the_rate_limits_hold_below_live_insert_speed_keeps_the_index():
-    assert not should_defer(5000, 0, 2000, admitted_rows_per_second=450, live_rows_per_second=500)
-    assert should_defer(5000, 0, 2000, admitted_rows_per_second=2250, live_rows_per_second=500)
-    assert should_defer(5000, 0, 2000, admitted_rows_per_second=None, live_rows_per_second=500)  # unknown
+    assert not is_bulk_load(5000, 2000, admitted_rows_per_second=450, live_rows_per_second=500)
+    assert is_bulk_load(5000, 2000, admitted_rows_per_second=2250, live_rows_per_second=500)
+    assert is_bulk_load(5000, 2000, admitted_rows_per_second=None, live_rows_per_second=500)  # unknown
+
+
+def test_a_load_takes_businesses_shard_by_shard():
+    ordered = sorted(range(1, 40), key=load_position)
+    assert [shard_of(b) for b in ordered] == sorted(shard_of(b) for b in ordered)
+    assert ordered[:3] == [16, 32, 1]
 
 
 def test_admitted_rate_follows_the_binding_limit():
@@ -73,7 +80,7 @@ def test_rate_bound_bulk_load_keeps_the_index_live(engine, instance, small_bulk_
     results = SensorDriver(instance).sync()
 
     assert _index_modes(results) == ["live"]
-    assert _index_exists(engine)
+    assert _missing(engine) == []
     assert len(vectors(engine, "menu_item")) == 8
 
 
@@ -95,9 +102,11 @@ def test_bulk_load_defers_the_index_and_builds_it_once_at_the_end(
 
     results = SensorDriver(instance).sync()
 
-    # The first run dropped the index; the second found it gone, wrote plainly and built it at the end.
-    assert _index_modes(results) == ["deferred", "live, rebuilt"]
-    assert _index_exists(engine)
+    # The first run dropped both businesses' shards and built its own once loaded; the second found the
+    # other shard gone, wrote plainly and built it once its business was in.
+    built_during = "1 shard(s) built during the load"
+    assert _index_modes(results) == [f"deferred, {built_during}", f"live, {built_during}"]
+    assert _missing(engine) == []
     assert len(vectors(engine, "menu_item")) == 16
     own = {cid for (_, cid), chunks in vectors(engine, "menu_item").items() if chunks[0][3] == first}
     hits = search(first, "bulk-a dish number 3 with tomato and basil", k=3)
@@ -110,19 +119,77 @@ def test_index_lost_by_an_interrupted_load_is_flagged_and_rebuilt_by_the_next_sy
     driver = SensorDriver(instance)
     driver.sync()
     with engine.begin() as conn:  # what a loader killed between drop and build leaves behind
-        conn.execute(sa.text(f"DROP INDEX {INDEX}"))
+        for shard in (shard_of(b), shard_of(b + 1)):
+            conn.execute(sa.text(f"DROP INDEX {vector_index_name(1536, shard)}"))
 
     report = health_report(engine, instance=instance)
     assert report["components"]["embedding_sync"]["vector_index"] is False
-    assert any("no HNSW index" in reason for reason in report["reasons"])
+    assert any(
+        f"no HNSW index for 1536-dimension vectors of 2 of {INDEX_SHARDS}" in r for r in report["reasons"]
+    )
 
     with engine.begin() as conn:
         conn.execute(
             sa.text("UPDATE menu_items SET description = 'now grilled' WHERE business_id = :b"), {"b": b}
         )
-    assert _index_modes(driver.sync()) == ["live, rebuilt"]
-    assert _index_exists(engine)
+    # Its own shard once its business is done; the other when the step ends.
+    assert _index_modes(driver.sync()) == ["live, 1 shard(s) built during the load, rebuilt"]
+    assert _missing(engine) == []
     assert health_report(engine, instance=instance)["components"]["embedding_sync"]["vector_index"] is True
+
+
+def test_a_ranged_bulk_load_builds_every_shard_during_the_load_and_search_uses_them(
+    engine, instance, small_bulk_threshold
+):
+    ids = [add_business(engine, f"shard-{i}", menu=4, policies=0, faqs=0) for i in range(5)]
+
+    results = SensorDriver(instance).sync()
+
+    assert len(results) == 1  # one ranged run; each business's materialization carries the run's mode
+    assert set(_index_modes(results)) == {
+        "deferred, 5 shard(s) built during the load"
+    }  # none left to the end
+    assert _missing(engine) == []
+    hits = search(ids[2], "shard-2 dish number 1 with tomato and basil", k=2)
+    assert hits and "number 1" in hits[0].text
+    # The planner can answer a tenant's query from its shard's index (at 4 rows it would rather not: the
+    # other indexes go, in a transaction rolled back, and sequential scans are off).
+    with engine.connect() as conn, conn.begin() as tx:
+        others = conn.execute(
+            sa.text(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'content_embeddings'"
+                " AND indexname NOT LIKE 'content_embeddings_hnsw_%'"
+            )
+        ).scalars()
+        for name in list(others):
+            conn.execute(sa.text(f'ALTER TABLE content_embeddings DROP CONSTRAINT IF EXISTS "{name}"'))
+            conn.execute(sa.text(f'DROP INDEX IF EXISTS "{name}"'))
+        conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        plan = _nearest_plan(conn, ids[2])
+        tx.rollback()
+    assert vector_index_name(1536, shard_of(ids[2])) in plan, plan
+
+
+def _nearest_plan(conn: sa.Connection, business_id: int) -> str:
+    """EXPLAIN of the statement pipeline.db.search.nearest sends, for a stored vector of the business."""
+    from pipeline.db.search import nearest
+
+    captured: list[tuple[str, object]] = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _executemany) -> None:
+        if "candidates" in statement:
+            captured.append((statement, parameters))
+
+    query = conn.execute(
+        sa.text("SELECT embedding FROM content_embeddings WHERE business_id = :b LIMIT 1"), {"b": business_id}
+    ).scalar_one()
+    sa.event.listen(conn, "before_cursor_execute", capture)
+    try:
+        nearest(conn, business_id, query, "text-embedding-3-small", 1536, k=3)
+    finally:
+        sa.event.remove(conn, "before_cursor_execute", capture)
+    statement, parameters = captured[-1]
+    return "\n".join(conn.exec_driver_sql("EXPLAIN " + statement, parameters).scalars())
 
 
 def test_a_run_over_large_businesses_keeps_its_requests_and_connections_bounded(

@@ -14,7 +14,7 @@ from pipeline.settings import get_settings
 from pipeline.sync.partition_sync import PartitionSyncer
 from pipeline.sync.scope import CHANGE_DRIVEN_TRIGGERS
 from pipeline.sync.stats import SyncStats
-from pipeline.sync.vector_index import vector_index_for_load
+from pipeline.sync.vector_index import load_position, vector_index_for_load
 from pipeline.tags import TRIGGER_TAG
 
 # Transient whole-step failures (a database restart, a network blip) are retried by Dagster;
@@ -46,14 +46,17 @@ def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
         settings = get_settings()
         service = openai.embedding_service()
         totals = SyncStats()
-        keys = context.partition_keys
+        # Shard by shard, so that each shard's index is built as soon as its businesses are loaded.
+        keys = sorted(context.partition_keys, key=lambda k: load_position(business_id_of(k)))
         # A ranged run syncs several businesses side by side, so small tenants (one request each) still
         # fill the shared concurrency slots; the limiter keeps the total within the account's limits.
         # Twice as many businesses as slots: while one writes its answer (slow into a live HNSW index),
         # another's request is in flight.
         workers = min(len(keys), PARTITIONS_PER_REQUEST_SLOT * settings.openai_max_concurrency)
         with (
-            vector_index_for_load(database.engine, service.dimensions, settings) as index,
+            vector_index_for_load(
+                database.engine, service.dimensions, settings, map(business_id_of, keys)
+            ) as index,
             ThreadPoolExecutor(settings.openai_max_concurrency, thread_name_prefix="embed") as requests,
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="partition") as pool,
         ):
@@ -68,7 +71,14 @@ def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
                 change_driven=context.run.tags.get(TRIGGER_TAG) in CHANGE_DRIVEN_TRIGGERS
                 and context.run.parent_run_id is None,
             )
-            futures = {key: pool.submit(syncer.sync, ct, business_id_of(key)) for key in keys}
+
+            def sync_business(business_id: int) -> SyncStats:
+                try:
+                    return syncer.sync(ct, business_id)
+                finally:
+                    index.business_done(business_id)
+
+            futures = {key: pool.submit(sync_business, business_id_of(key)) for key in keys}
             for key, future in futures.items():
                 try:
                     stats = future.result()
@@ -95,7 +105,7 @@ def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
                 "provider": service.provider,
                 "model": service.model,
                 "dimensions": service.dimensions,
-                "vector_index": index.mode + (", rebuilt" if index.built else ""),
+                "vector_index": index.outcome.describe(),
             }
         )
 

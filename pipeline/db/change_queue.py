@@ -83,6 +83,22 @@ def backlog(conn: Connection) -> tuple[int, float | None]:
     return int(row[0]), (float(row[1]) if row[1] is not None else None)
 
 
+def backlog_per_shard(conn: Connection, shards: int) -> dict[int, int]:
+    """Pending changes per index shard (business_id % shards)."""
+    return dict(
+        conn.execute(
+            sa.text("SELECT business_id % :s, count(*) FROM content_changes GROUP BY 1"), {"s": shards}
+        ).all()
+    )
+
+
+def shard_has_backlog(conn: Connection, shard: int, shards: int) -> bool:
+    return conn.execute(
+        sa.text("SELECT EXISTS (SELECT 1 FROM content_changes WHERE business_id % :s = :k)"),
+        {"s": shards, "k": shard},
+    ).scalar_one()
+
+
 def sample_queued_texts(conn: Connection, sample: int = 200) -> list[str]:
     """The current text of the oldest queued rows: what a bulk load will send, without reading it all."""
     return list(

@@ -8,7 +8,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipeline.db.vectors import index_expression, use_vectors
+from pipeline.db.vectors import index_expression, shard_of, shard_predicate, use_vectors
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ def nearest(
 ) -> list[SearchHit]:
     use_vectors(conn)
     expression, _ = index_expression(dims)
+    # The shard's predicate goes in as literals: the planner picks a partial index only when the query's
+    # WHERE implies the index's, which a generic plan's parameters never do.
     # Iterative index scans keep scanning the HNSW graph until enough rows pass the tenant filter,
     # so a small tenant among many still gets k results (pgvector >= 0.8).
     _set_local(
@@ -55,7 +57,7 @@ def nearest(
                 SELECT content_type, content_id, chunk_text,
                        {expression} <=> CAST(:q AS {cast}({int(dims)})) AS distance
                 FROM content_embeddings
-                WHERE business_id = :b AND model = :m AND dimensions = {int(dims)}
+                WHERE business_id = :b AND model = :m AND {shard_predicate(dims, shard_of(business_id))}
                 ORDER BY distance
                 LIMIT :pool
             )

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from pipeline.db import alerts, emergency_stop
 from pipeline.db import health as sql
-from pipeline.db.vectors import vector_index_exists
+from pipeline.db.vectors import INDEX_SHARDS, missing_shards
 from pipeline.resources.openai import OpenAIResource
 from pipeline.settings import get_settings
 
@@ -55,7 +55,8 @@ def health_report(engine: Engine, instance: Any | None = None, probe: Any | None
             stop = emergency_stop.read(conn)
             active_alerts = alerts.active(conn)
             dims = OpenAIResource().embedding_target()[1]
-            indexed = vector_index_exists(conn, dims)
+            unindexed = missing_shards(conn, dims)
+            indexed = not unindexed
     except sa.exc.SQLAlchemyError as exc:
         return {
             "overall": "critical",
@@ -100,8 +101,9 @@ def health_report(engine: Engine, instance: Any | None = None, probe: Any | None
     if not indexed:
         sync_status = "critical" if sync_status == "critical" else "warning"
         reasons.append(
-            f"no HNSW index for {dims}-dimension vectors (a bulk load is under way, or was interrupted):"
-            " searches scan exactly; the next sync or `pipeline admin reconcile` builds it"
+            f"no HNSW index for {dims}-dimension vectors of {len(unindexed)} of {INDEX_SHARDS} index shards"
+            " (a bulk load is under way, or was interrupted): their searches scan exactly; the next sync or"
+            " `pipeline admin reconcile` builds them"
         )
     components["embedding_sync"] = _component(
         sync_status,

@@ -1,30 +1,45 @@
-"""Choosing how a sync maintains the HNSW index: insert into it live, or drop it for a bulk load and build
-it once when the backlog has drained.
+"""Choosing how a sync maintains the HNSW indexes: insert into them live, or drop them for a bulk load and
+build each again once its part of the load is in.
 
 Inserting into HNSW costs a graph search per vector; building the graph from scratch with enough
-`maintenance_work_mem` and parallel workers is several times faster per row. So when the queued work is
-large and not small next to what is already indexed, the index is dropped, loaders write into the plain
-table, and the last loader to finish builds it. Searches stay correct meanwhile (exact scans). Unless
-the account's rate limits are what bound the load: when they admit rows no faster than live inserts keep
-up (`VECTOR_INDEX_LIVE_ROWS_PER_SECOND`), the inserts overlap the waits and the index stays live.
+`maintenance_work_mem` and parallel workers is several times faster per row. The index is split into
+shards of businesses (`pipeline.db.vectors.shard_of`), one partial index each. When the queued work is
+large, the shards it dominates are dropped and loaders write into the plain table; a ranged run takes
+its businesses shard by shard, and as soon as a shard has nothing left queued its index is built
+(CONCURRENTLY, while the load goes on with the next shards), so only the last shard is left to build
+once the load ends. Searches stay correct meanwhile (exact scans). Unless the account's rate limits are
+what bound the load: when they admit rows no faster than live inserts keep up
+(`VECTOR_INDEX_LIVE_ROWS_PER_SECOND`), the inserts overlap the waits and the index stays live.
 
-Coordination is by an advisory lock per vector width: deferred loaders hold it shared while they write,
-and the index is built only under the exclusive lock, so it is never built under a running load. If a
-loader dies, any later sync (or `pipeline admin reindex`) finds the index missing and builds it.
+Coordination is by an advisory lock per vector width: loaders hold it shared while they write (and
+while they build a finished shard), and a step's final build of whatever is still missing takes it
+exclusively, so it never runs under a load. If a loader dies, any later sync (or `pipeline admin
+reconcile`) finds shards missing and builds them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from pipeline.db.change_queue import backlog, sample_queued_texts
-from pipeline.db.vectors import count_vectors, drop_vector_index, ensure_vector_index, vector_index_exists
+from pipeline.db.change_queue import backlog, backlog_per_shard, sample_queued_texts, shard_has_backlog
+from pipeline.db.vectors import (
+    INDEX_SHARDS,
+    drop_vector_index,
+    ensure_vector_index,
+    missing_shards,
+    shard_of,
+    vector_index_exists,
+    vectors_per_shard,
+)
 from pipeline.lib.tokens import count_tokens
 from pipeline.settings import Settings
 
@@ -33,20 +48,20 @@ log = logging.getLogger(__name__)
 _INDEX_LOCK_CLASS = 7_316_004
 
 
-def should_defer(
-    queued: int,
-    indexed: int,
-    min_rows: int,
-    admitted_rows_per_second: float | None = None,
-    live_rows_per_second: float = 0,
+def is_bulk_load(
+    queued: int, min_rows: int, admitted_rows_per_second: float | None = None, live_rows_per_second: float = 0
 ) -> bool:
-    """Drop the index for this load? Only for a large load that at least half-doubles the index: rebuilding
-    re-inserts what is already indexed, which only pays when the new rows dominate. And not when the
-    account's limits admit rows no faster than live inserts keep up: the inserts then fit in the waits."""
-    if queued < min_rows or 2 * queued < indexed:
+    """Worth dropping indexes for? Only a large load, and not when the account's limits admit rows no
+    faster than live inserts keep up: the inserts then fit in the waits."""
+    if queued < min_rows:
         return False
-    rate_bound = admitted_rows_per_second is not None and admitted_rows_per_second <= live_rows_per_second
-    return not rate_bound
+    return admitted_rows_per_second is None or admitted_rows_per_second > live_rows_per_second
+
+
+def shards_to_drop(queued: dict[int, int], indexed: dict[int, int]) -> list[int]:
+    """Shards whose queued work at least half-doubles what they index: rebuilding re-inserts what is
+    already indexed, which only pays when the new rows dominate."""
+    return sorted(k for k, q in queued.items() if q > 0 and 2 * q >= indexed.get(k, 0))
 
 
 def admitted_rows_per_second(settings: Settings, tokens_per_row: float) -> float:
@@ -57,48 +72,111 @@ def admitted_rows_per_second(settings: Settings, tokens_per_row: float) -> float
 
 
 def should_build(queued: int, oldest_age_seconds: float | None, min_rows: int, stuck_seconds: float) -> bool:
-    """Build a missing index now? Not while a bulk backlog is still being worked through (its loaders would
-    drop it again), unless that backlog looks stuck: search must not stay unindexed indefinitely."""
+    """Build missing shards now? Not while a bulk backlog is still being worked through (its loaders would
+    drop them again), unless that backlog looks stuck: search must not stay unindexed indefinitely."""
     return queued < min_rows or (oldest_age_seconds or 0) > stuck_seconds
+
+
+def load_position(business_id: int) -> tuple[int, int]:
+    """Where a business comes in a load: shard by shard, so that each shard's load finishes early and its
+    index can be built while the next shards load."""
+    return shard_of(business_id), business_id
 
 
 @dataclass
 class IndexOutcome:
-    mode: str = "live"  # "live": written into the index; "deferred": index dropped for this load
-    built: bool = False
+    mode: str = "live"  # "live": written into the index; "deferred": some shards dropped for this load
+    shards_built_during_load: int = 0
+    built: bool = False  # the missing shards built when the step ended
+
+    def describe(self) -> str:
+        n = self.shards_built_during_load
+        during = f", {n} shard(s) built during the load" if n else ""
+        return self.mode + during + (", rebuilt" if self.built else "")
+
+
+class LoadIndex:
+    """The index side of one sync step: told when each business is done, it builds a shard's index once
+    the step has no business of it left and nothing of it is queued."""
+
+    def __init__(self, engine: Engine, dims: int, settings: Settings, business_ids: Iterable[int]) -> None:
+        self.engine, self.dims, self.settings = engine, dims, settings
+        self.outcome = IndexOutcome()
+        self._left = Counter(shard_of(b) for b in business_ids)
+        self._lock = threading.Lock()
+        self._builder = ThreadPoolExecutor(1, thread_name_prefix="index-build")
+        self._builds: list[Future[bool]] = []
+
+    def business_done(self, business_id: int) -> None:
+        shard = shard_of(business_id)
+        with self._lock:
+            self._left[shard] -= 1
+            if self._left[shard] == 0:
+                self._builds.append(self._builder.submit(self._build_shard, shard))
+
+    def _build_shard(self, shard: int) -> bool:
+        with self.engine.connect() as conn:
+            if shard not in missing_shards(conn, self.dims) or shard_has_backlog(conn, shard, INDEX_SHARDS):
+                return False
+        s = self.settings
+        built = ensure_vector_index(
+            self.engine, self.dims, s.vector_index_build_memory, s.vector_index_build_workers, [shard], True
+        )
+        if built:
+            log.info("HNSW index shard %d for %d dimensions built while the load goes on", shard, self.dims)
+        return built
+
+    def finish(self) -> None:
+        self._builder.shutdown(wait=True, cancel_futures=True)
+        for build in self._builds:
+            if build.cancelled():
+                continue
+            try:
+                if build.result():
+                    self.outcome.shards_built_during_load += 1
+            except sa.exc.SQLAlchemyError as exc:  # the step's final build makes up for it
+                log.warning("building an HNSW index shard during the load failed: %s", exc)
 
 
 @contextmanager
-def vector_index_for_load(engine: Engine, dims: int, settings: Settings) -> Iterator[IndexOutcome]:
-    """Wrap one sync step; afterwards the index exists unless a bulk backlog remains."""
-    outcome = IndexOutcome()
+def vector_index_for_load(
+    engine: Engine, dims: int, settings: Settings, business_ids: Iterable[int] = ()
+) -> Iterator[LoadIndex]:
+    """Wrap one sync step over `business_ids`; afterwards every shard is indexed unless a bulk backlog
+    remains."""
     key = {"c": _INDEX_LOCK_CLASS, "k": int(dims)}
+    load = LoadIndex(engine, dims, settings, business_ids)
     with engine.connect() as lock_conn:
         lock_conn.execute(sa.text("SELECT pg_advisory_lock_shared(:c, :k)"), key)
         lock_conn.commit()
         try:
             if _defer(engine, dims, settings):
-                outcome.mode = "deferred"
-            yield outcome
+                load.outcome.mode = "deferred"
+            yield load
         finally:
+            load.finish()
             lock_conn.execute(sa.text("SELECT pg_advisory_unlock_shared(:c, :k)"), key)
             lock_conn.commit()
-        outcome.built = _build_if_due(engine, lock_conn, key, dims, settings)
+        if _build_if_due(engine, lock_conn, key, dims, settings):
+            load.outcome.built = True
 
 
-def _defer(engine: Engine, dims: int, settings: Settings) -> bool:
+def _defer(engine: Engine, dims: int, settings: Settings) -> list[int]:
+    """Drop the shards this load dominates; returns those dropped."""
     min_rows = settings.vector_index_defer_min_rows
     with engine.connect() as conn:
         queued, _ = backlog(conn)
-        if queued < min_rows or not vector_index_exists(conn, dims):
-            return False
-        indexed = count_vectors(conn, dims)
-        if not should_defer(queued, indexed, min_rows):
-            return False
+        if not is_bulk_load(queued, min_rows):
+            return []
+        missing = set(missing_shards(conn, dims))
+        per_shard = backlog_per_shard(conn, INDEX_SHARDS)
+        candidates = [k for k in shards_to_drop(per_shard, vectors_per_shard(conn, dims)) if k not in missing]
+        if not candidates:
+            return []
         texts = sample_queued_texts(conn)
     tokens = [count_tokens(t, settings.embedding_model) for t in texts]
     admitted = admitted_rows_per_second(settings, sum(tokens) / len(tokens)) if tokens else None
-    if not should_defer(queued, indexed, min_rows, admitted, settings.vector_index_live_rows_per_second):
+    if not is_bulk_load(queued, min_rows, admitted, settings.vector_index_live_rows_per_second):
         log.info(
             "bulk load of %d queued changes: the rate limits admit ~%.0f rows/s, which live HNSW inserts "
             "keep up with (VECTOR_INDEX_LIVE_ROWS_PER_SECOND %d); the index stays live",
@@ -106,11 +184,15 @@ def _defer(engine: Engine, dims: int, settings: Settings) -> bool:
             admitted or 0,
             settings.vector_index_live_rows_per_second,
         )
-        return False
-    if not drop_vector_index(engine, dims):
-        return False
-    log.info("bulk load of %d queued changes: HNSW index dropped, to be built once at the end", queued)
-    return True
+        return []
+    dropped = drop_vector_index(engine, dims, candidates)
+    if dropped:
+        log.info(
+            "bulk load of %d queued changes: HNSW index shards %s dropped, each to be built once loaded",
+            queued,
+            dropped,
+        )
+    return dropped
 
 
 def _build_if_due(
