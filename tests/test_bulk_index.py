@@ -118,9 +118,12 @@ def test_index_lost_by_an_interrupted_load_is_flagged_and_rebuilt_by_the_next_sy
     b = add_business(engine, "crashy", menu=2, policies=0, faqs=0)
     driver = SensorDriver(instance)
     driver.sync()
-    with engine.begin() as conn:  # what a loader killed between drop and build leaves behind
-        for shard in (shard_of(b), shard_of(b + 1)):
-            conn.execute(sa.text(f"DROP INDEX {vector_index_name(1536, shard)}"))
+    with engine.begin() as conn:  # what loaders killed between drop and build, or mid-build, leave behind
+        conn.execute(sa.text(f"DROP INDEX {vector_index_name(1536, shard_of(b))}"))
+        conn.execute(  # a CREATE INDEX CONCURRENTLY that did not finish leaves its index invalid
+            sa.text("UPDATE pg_index SET indisvalid = false WHERE indexrelid = CAST(:n AS regclass)"),
+            {"n": vector_index_name(1536, shard_of(b + 1))},
+        )
 
     report = health_report(engine, instance=instance)
     assert report["components"]["embedding_sync"]["vector_index"] is False
@@ -134,7 +137,7 @@ def test_index_lost_by_an_interrupted_load_is_flagged_and_rebuilt_by_the_next_sy
         )
     # Its own shard once its business is done; the other when the step ends.
     assert _index_modes(driver.sync()) == ["live, 1 shard(s) built during the load, rebuilt"]
-    assert _missing(engine) == []
+    assert _missing(engine) == []  # the invalid one was replaced
     assert health_report(engine, instance=instance)["components"]["embedding_sync"]["vector_index"] is True
 
 

@@ -246,3 +246,15 @@ def test_changes_are_held_only_behind_a_recently_queued_run():
     assert should_hold([995.0], now=1000.0, hold_seconds=30)
     assert not should_hold([900.0], now=1000.0, hold_seconds=30)  # stuck in the queue: don't wait on it
     assert not should_hold([], now=1000.0, hold_seconds=30)
+
+
+def test_an_hnsw_shard_build_gets_about_the_memory_its_graph_needs_within_the_cap():
+    from pipeline.lib.index_memory import memory_bytes, shard_build_memory
+
+    assert memory_bytes("1GB") == 1 << 30 and memory_bytes("512kB") == 512 << 10
+    small, shard_at_100k = shard_build_memory(625, 1536, "1GB"), shard_build_memory(6250, 1536, "1GB")
+    assert memory_bytes(small) == 32 << 20  # the floor
+    assert 128 << 20 < memory_bytes(shard_at_100k) < 256 << 20
+    assert shard_build_memory(10**6, 1536, "1GB") == "1048576kB"  # never above the setting
+    with pytest.raises(ValueError, match="like 1GB"):
+        memory_bytes("lots")

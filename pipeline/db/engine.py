@@ -39,11 +39,11 @@ PARTITIONS_PER_REQUEST_SLOT = 2
 
 
 def pool_overflow(max_concurrency: int) -> int:
-    """Connections beyond POOL_SIZE a process may open. A sync run holds at once: the index lock, one
-    connection per business in progress, and per request slot its lock plus a short-lived one (limiter,
-    ledger, emergency stop); four spare."""
+    """Connections beyond POOL_SIZE a process may open. A sync run holds at once: the index lock and the
+    shard builder's, one connection per business in progress, and per request slot its lock plus a
+    short-lived one (limiter, ledger, emergency stop); four spare."""
     in_progress = PARTITIONS_PER_REQUEST_SLOT * max_concurrency
-    return max(16, 1 + in_progress + 2 * max_concurrency + 4 - POOL_SIZE)
+    return max(16, 2 + in_progress + 2 * max_concurrency + 4 - POOL_SIZE)
 
 
 def utc_session_options(url: str) -> str:

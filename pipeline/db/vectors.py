@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from pgvector.psycopg import register_vector
 from sqlalchemy.engine import Connection, Engine
 
+from pipeline.lib.index_memory import shard_build_memory
+
 # pgvector indexes `vector` up to 2,000 dimensions and `halfvec` up to 4,000.
 MAX_VECTOR_INDEX_DIMS = 2000
 MAX_HALFVEC_INDEX_DIMS = 4000
@@ -77,16 +79,16 @@ def ensure_vector_index(
     shards: Sequence[int] | None = None,
     concurrently: bool = False,
 ) -> bool:
-    """Build the width's missing shard indexes (or those of `shards`); True if any was built. `memory`
-    should hold the whole graph (pgvector warns and slows down sharply when it does not). `concurrently`
-    lets loads go on writing meanwhile (CREATE INDEX would block them for the build)."""
+    """Build the width's missing shard indexes (or those of `shards`); True if any was built. Each build
+    gets about the `maintenance_work_mem` its shard's graph needs, at most `memory` (see
+    pipeline.lib.index_memory). `concurrently` lets loads go on writing meanwhile (CREATE INDEX would
+    block them for the build)."""
     expression, opclass = index_expression(int(dims))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         todo = [k for k in missing_shards(conn, dims) if shards is None or k in shards]
         if not todo:
             return False
-        if memory:
-            conn.execute(sa.text("SELECT set_config('maintenance_work_mem', :m, false)"), {"m": memory})
+        rows = vectors_per_shard(conn, dims) if memory else {}
         if workers is not None:
             conn.execute(
                 sa.text("SELECT set_config('max_parallel_maintenance_workers', :w, false)"),
@@ -95,6 +97,11 @@ def ensure_vector_index(
         how = "CONCURRENTLY " if concurrently else ""
         try:
             for k in todo:
+                if memory:
+                    sized = shard_build_memory(rows.get(k, 0), dims, memory)
+                    conn.execute(
+                        sa.text("SELECT set_config('maintenance_work_mem', :m, false)"), {"m": sized}
+                    )
                 name = vector_index_name(dims, k)
                 conn.execute(sa.text(f"DROP INDEX {how}IF EXISTS {name}"))  # an invalid leftover
                 conn.execute(

@@ -106,12 +106,18 @@ class LoadIndex:
         self._lock = threading.Lock()
         self._builder = ThreadPoolExecutor(1, thread_name_prefix="index-build")
         self._builds: list[Future[bool]] = []
+        self._unindexed: set[int] = set()
+
+    def start(self) -> None:
+        """Note the shards without an index once this step has dropped its own: the ones it may build."""
+        with self.engine.connect() as conn:
+            self._unindexed = set(missing_shards(conn, self.dims))
 
     def business_done(self, business_id: int) -> None:
         shard = shard_of(business_id)
         with self._lock:
             self._left[shard] -= 1
-            if self._left[shard] == 0:
+            if self._left[shard] == 0 and shard in self._unindexed:
                 self._builds.append(self._builder.submit(self._build_shard, shard))
 
     def _build_shard(self, shard: int) -> bool:
@@ -126,8 +132,9 @@ class LoadIndex:
             log.info("HNSW index shard %d for %d dimensions built while the load goes on", shard, self.dims)
         return built
 
-    def finish(self) -> None:
-        self._builder.shutdown(wait=True, cancel_futures=True)
+    def finish(self, failed: bool) -> None:
+        """Wait for the shard builds (a failed step cancels those not started: the next sync builds them)."""
+        self._builder.shutdown(wait=True, cancel_futures=failed)
         for build in self._builds:
             if build.cancelled():
                 continue
@@ -149,12 +156,15 @@ def vector_index_for_load(
     with engine.connect() as lock_conn:
         lock_conn.execute(sa.text("SELECT pg_advisory_lock_shared(:c, :k)"), key)
         lock_conn.commit()
+        failed = True
         try:
             if _defer(engine, dims, settings):
                 load.outcome.mode = "deferred"
+            load.start()
             yield load
+            failed = False
         finally:
-            load.finish()
+            load.finish(failed)
             lock_conn.execute(sa.text("SELECT pg_advisory_unlock_shared(:c, :k)"), key)
             lock_conn.commit()
         if _build_if_due(engine, lock_conn, key, dims, settings):
