@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from decimal import Decimal
 
@@ -114,3 +115,34 @@ def test_reservations_made_before_they_had_rows_are_given_back_for_a_dead_run(en
         conn.execute(sa.text("DELETE FROM spend_reservations"))  # as reserved before migration 0020
         released = spend.release_reservations(conn, op_id, "alice")
     assert released == Decimal("0.25") and _reserved(engine) == (0, 0, 0)
+
+
+def test_concurrent_reservers_and_settlers_never_deadlock_and_account_every_cent(engine):
+    """Batches of one operation, and other operations, reserve and settle side by side: the two must take
+    their locks in one order, or PostgreSQL aborts one with 'deadlock detected' and a paid answer is lost."""
+    menu_without_descriptions(engine, 2)
+    ops = [queue_new(engine), queue_new(engine)]
+    errors: list[BaseException] = []
+
+    def worker(op_id: int, run: str) -> None:
+        try:
+            for _ in range(60):
+                with engine.begin() as conn:
+                    held = spend.reserve(conn, op_id, run, "alice", Decimal("0.002"), *_CAPS)
+                with engine.begin() as conn:
+                    spend.settle(conn, op_id, "alice", held, Decimal("0.001"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(ops[i % 2], f"run-{i}")) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert _reserved(engine) == (0, 0, 0)
+    with engine.connect() as conn:
+        spent = conn.execute(
+            sa.text("SELECT spent_usd FROM spend_counters WHERE scope = 'global'")
+        ).scalar_one()
+    assert spent == Decimal("0.240")  # 4 workers x 60 requests x $0.001

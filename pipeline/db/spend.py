@@ -4,6 +4,7 @@ actual cost after, under row locks, so no cap (operation, user per day, global p
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -105,14 +106,13 @@ def settle(conn: Connection, op_id: int, user: str, reservation_id: int, actual:
     """Record a request's actual cost today and give back its reservation, unless that was already given
     back (its run was taken for dead): then only the cost is recorded, and nothing is given back twice."""
     _ensure_counters(conn, user)
-    _give_back(
-        conn,
-        op_id,
-        conn.execute(
-            sa.text("DELETE FROM spend_reservations WHERE id = :id RETURNING requested_by, day, amount_usd"),
-            {"id": reservation_id},
-        ).all(),
-    )
+    _lock_operation(conn, op_id)  # reserve()'s lock order: the operation, then the counters
+    given_back = conn.execute(
+        sa.text("DELETE FROM spend_reservations WHERE id = :id RETURNING requested_by, day, amount_usd"),
+        {"id": reservation_id},
+    ).all()
+    _lock_counters(conn, [user, *(r[0] for r in given_back)], [r[1] for r in given_back])
+    _give_back(conn, op_id, given_back)
     conn.execute(
         sa.text("UPDATE column_batch_operations SET spent_usd = spent_usd + :c WHERE id = :id"),
         {"c": actual, "id": op_id},
@@ -126,20 +126,35 @@ def settle(conn: Connection, op_id: int, user: str, reservation_id: int, actual:
     )
 
 
+def _lock_operation(conn: Connection, op_id: int) -> None:
+    conn.execute(sa.text("SELECT 1 FROM column_batch_operations WHERE id = :id FOR UPDATE"), {"id": op_id})
+
+
+def _lock_counters(conn: Connection, users: Sequence[str], days: Sequence[date | None]) -> None:
+    """Lock the global and these users' counters of today and `days` in one fixed order (scope, day), as
+    reserve() does, so that concurrent reservers and settlers cannot deadlock."""
+    conn.execute(
+        sa.text(
+            "SELECT 1 FROM spend_counters WHERE scope = ANY(CAST(:scopes AS text[]))"
+            " AND (day = current_date OR day = ANY(CAST(:days AS date[]))) ORDER BY scope, day FOR UPDATE"
+        ),
+        {"scopes": ["global", *sorted({f"user:{u}" for u in users})], "days": [d for d in days if d]},
+    )
+
+
 def release_run_reservations(conn: Connection, op_id: int, run_ids: list[str]) -> Decimal:
     """Give back the reservations of runs that are over (the run a retry takes over from was killed
     mid-request): else the operation's, the user's and the global caps would stay that much lower."""
-    return _give_back(
-        conn,
-        op_id,
-        conn.execute(
-            sa.text(
-                "DELETE FROM spend_reservations WHERE operation_id = :id AND run_id = ANY(:runs)"
-                " RETURNING requested_by, day, amount_usd"
-            ),
-            {"id": op_id, "runs": run_ids},
-        ).all(),
-    )
+    _lock_operation(conn, op_id)
+    rows = conn.execute(
+        sa.text(
+            "DELETE FROM spend_reservations WHERE operation_id = :id AND run_id = ANY(:runs)"
+            " RETURNING requested_by, day, amount_usd"
+        ),
+        {"id": op_id, "runs": run_ids},
+    ).all()
+    _lock_counters(conn, [r[0] for r in rows], [r[1] for r in rows])
+    return _give_back(conn, op_id, rows)
 
 
 def release_reservations(conn: Connection, op_id: int, user: str) -> Decimal:
@@ -161,26 +176,27 @@ def release_reservations(conn: Connection, op_id: int, user: str) -> Decimal:
     unrecorded = held - sum((Decimal(r[2]) for r in rows), Decimal(0))
     if unrecorded > 0:
         rows = [*rows, (user, None, unrecorded)]
+    _lock_counters(conn, [r[0] for r in rows], [r[1] for r in rows])
     return _give_back(conn, op_id, rows)
 
 
 def _give_back(conn: Connection, op_id: int, rows: Sequence[Sequence[Any]]) -> Decimal:
-    """Take (requested_by, day or None for today, amount) reservations off the counters."""
-    total = Decimal(0)
-    for user, day, amount in rows:
-        total += Decimal(amount)
-        conn.execute(
-            sa.text(
-                "UPDATE spend_counters SET reserved_usd = greatest(reserved_usd - :r, 0)"
-                " WHERE day = coalesce(CAST(:day AS date), current_date) AND scope IN ('global', :u)"
-            ),
-            {"r": amount, "day": day, "u": f"user:{user}"},
-        )
+    """Take (requested_by, day or None for today, amount) reservations off the operation and the counters;
+    the caller holds their locks."""
+    total = sum((Decimal(r[2]) for r in rows), Decimal(0))
     if total > 0:
         conn.execute(
             sa.text(
                 "UPDATE column_batch_operations SET reserved_usd = greatest(reserved_usd - :r, 0) WHERE id = :id"
             ),
             {"r": total, "id": op_id},
+        )
+    for user, day, amount in rows:
+        conn.execute(
+            sa.text(
+                "UPDATE spend_counters SET reserved_usd = greatest(reserved_usd - :r, 0)"
+                " WHERE day = coalesce(CAST(:day AS date), current_date) AND scope IN ('global', :u)"
+            ),
+            {"r": amount, "day": day, "u": f"user:{user}"},
         )
     return total
