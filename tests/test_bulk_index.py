@@ -219,3 +219,23 @@ def test_a_run_over_large_businesses_keeps_its_requests_and_connections_bounded(
     restarts = [e for e in results[0].all_events if e.event_type_value == "STEP_RESTARTED"]
     assert restarts == []
     assert len(vectors(engine, "menu_item")) == 60
+
+
+def test_a_shard_another_session_is_building_is_neither_dropped_nor_built_again(engine):
+    from pipeline.db.vectors import _shard_lock, drop_vector_index, ensure_vector_index
+
+    name = vector_index_name(1536, 3)
+    with engine.begin() as conn:  # an unfinished concurrent build looks like this: an invalid index
+        conn.execute(
+            sa.text("UPDATE pg_index SET indisvalid = false WHERE indexrelid = CAST(:n AS regclass)"),
+            {"n": name},
+        )
+    with engine.connect() as builder, _shard_lock(builder, 1536, 3) as held:
+        assert held  # another session is building shard 3
+        assert ensure_vector_index(engine, 1536) is False  # e.g. `pipeline admin reconcile` meanwhile
+        assert drop_vector_index(engine, 1536, [2, 3]) == [2]  # e.g. another run's bulk load
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT to_regclass(:n) IS NOT NULL"), {"n": name}).scalar_one()
+        builder.commit()
+    assert ensure_vector_index(engine, 1536) is True  # the lock is free: the dead build is replaced
+    assert _missing(engine) == []

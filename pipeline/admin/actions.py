@@ -68,7 +68,7 @@ def reconcile(engine: Engine, actor: str, openai: OpenAIResource) -> dict[str, A
             sql.enqueue_partitions(conn, drift)
         settings = get_settings()
         memory, workers = settings.vector_index_build_memory, settings.vector_index_build_workers
-        built = ensure_vector_index(engine, dims, memory, workers)
+        built = ensure_vector_index(engine, dims, memory, workers, concurrently=True)  # searches go on
         return {"partitions_queued": len(drift), "vector_index_built": built}
 
     return audited(engine, "reconcile", actor, {}, body)
@@ -92,7 +92,7 @@ def regenerate(engine: Engine, actor: str, business_id: int, openai: OpenAIResou
     params = {"business_id": business_id, "model": service.model, "dimensions": service.dimensions}
 
     def body() -> dict[str, Any]:
-        ensure_vector_index(engine, service.dimensions)
+        ensure_vector_index(engine, service.dimensions, concurrently=True)
         regeneration_id = sql.start_action(engine, "regenerate_shadow", actor, params)
         embedded, tokens = 0, 0
         settings = get_settings()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from pgvector.psycopg import register_vector
@@ -15,6 +16,7 @@ MAX_VECTOR_INDEX_DIMS = 2000
 MAX_HALFVEC_INDEX_DIMS = 4000
 # Businesses spread over this many partial indexes by id. Changing it needs a migration that rebuilds them.
 INDEX_SHARDS = 16
+_SHARD_LOCK_CLASS = 7_316_005
 
 
 def use_vectors(conn: Connection) -> None:
@@ -40,7 +42,8 @@ def index_expression(dims: int) -> tuple[str, str]:
 def shard_of(business_id: int) -> int:
     """The index shard a business's vectors are in: one partial HNSW index per shard and width, so that a
     bulk load can build each shard's graph as soon as its businesses are loaded, while it loads the rest."""
-    return int(business_id) % INDEX_SHARDS
+    remainder = abs(int(business_id)) % INDEX_SHARDS  # SQL's %: the sign of the dividend
+    return remainder if business_id >= 0 else -remainder
 
 
 def shard_predicate(dims: int, shard: int) -> str:
@@ -78,58 +81,88 @@ def ensure_vector_index(
     workers: int | None = None,
     shards: Sequence[int] | None = None,
     concurrently: bool = False,
+    timeout: str | None = None,
 ) -> bool:
     """Build the width's missing shard indexes (or those of `shards`); True if any was built. Each build
     gets about the `maintenance_work_mem` its shard's graph needs, at most `memory` (see
-    pipeline.lib.index_memory). `concurrently` lets loads go on writing meanwhile (CREATE INDEX would
-    block them for the build)."""
+    pipeline.lib.index_memory). `concurrently` lets loads and searches go on meanwhile (CREATE INDEX would
+    block writes for the build); `timeout` bounds each build (CONCURRENTLY waits for every older
+    transaction in the database, a long pg_dump's included). A shard another session is building is left
+    to it."""
     expression, opclass = index_expression(int(dims))
+    how = "CONCURRENTLY " if concurrently else ""
+    built = False
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         todo = [k for k in missing_shards(conn, dims) if shards is None or k in shards]
         if not todo:
             return False
         rows = vectors_per_shard(conn, dims) if memory else {}
-        if workers is not None:
-            conn.execute(
-                sa.text("SELECT set_config('max_parallel_maintenance_workers', :w, false)"),
-                {"w": str(workers)},
-            )
-        how = "CONCURRENTLY " if concurrently else ""
+        settings = {"max_parallel_maintenance_workers": None if workers is None else str(workers)}
+        settings["statement_timeout"] = timeout
+        for name, value in settings.items():
+            if value is not None:
+                conn.execute(sa.text("SELECT set_config(:n, :v, false)"), {"n": name, "v": value})
         try:
             for k in todo:
-                if memory:
-                    sized = shard_build_memory(rows.get(k, 0), dims, memory)
+                with _shard_lock(conn, dims, k) as mine:
+                    if not mine or k not in missing_shards(conn, dims):
+                        continue
+                    if memory:
+                        sized = shard_build_memory(rows.get(k, 0), dims, memory)
+                        conn.execute(
+                            sa.text("SELECT set_config('maintenance_work_mem', :m, false)"), {"m": sized}
+                        )
+                    name = vector_index_name(dims, k)
+                    # Under the shard's lock an invalid index is a dead build's leftover, not one in progress.
+                    conn.execute(sa.text(f"DROP INDEX {how}IF EXISTS {name}"))
                     conn.execute(
-                        sa.text("SELECT set_config('maintenance_work_mem', :m, false)"), {"m": sized}
+                        sa.text(
+                            f"CREATE INDEX {how}IF NOT EXISTS {name} ON content_embeddings"
+                            f" USING hnsw ({expression} {opclass}) WHERE {shard_predicate(dims, k)}"
+                        )
                     )
-                name = vector_index_name(dims, k)
-                conn.execute(sa.text(f"DROP INDEX {how}IF EXISTS {name}"))  # an invalid leftover
-                conn.execute(
-                    sa.text(
-                        f"CREATE INDEX {how}{name} ON content_embeddings"
-                        f" USING hnsw ({expression} {opclass}) WHERE {shard_predicate(dims, k)}"
-                    )
-                )
+                    built = True
         finally:
-            conn.execute(sa.text("RESET maintenance_work_mem"))
-            conn.execute(sa.text("RESET max_parallel_maintenance_workers"))
-    return True
+            for name in ("maintenance_work_mem", *settings):
+                conn.execute(sa.text(f"RESET {name}"))
+    return built
 
 
 def drop_vector_index(
     engine: Engine, dims: int, shards: Sequence[int], lock_timeout: str = "5s"
 ) -> list[int]:
-    """Drop these shards' indexes; returns those dropped (a busy table's lock may not come in time)."""
+    """Drop these shards' indexes, CONCURRENTLY so that searches and writes go on; returns those dropped
+    (not one another session is building, nor when the table's lock does not come in time)."""
     dropped = []
-    for k in shards:
-        with engine.begin() as conn:
-            conn.execute(sa.text("SELECT set_config('lock_timeout', :t, true)"), {"t": lock_timeout})
-            try:
-                conn.execute(sa.text(f"DROP INDEX IF EXISTS {vector_index_name(dims, k)}"))
-            except sa.exc.OperationalError:
-                return dropped
-        dropped.append(k)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("SELECT set_config('lock_timeout', :t, false)"), {"t": lock_timeout})
+        try:
+            for k in shards:
+                with _shard_lock(conn, dims, k) as mine:
+                    if not mine:
+                        continue
+                    try:
+                        conn.execute(
+                            sa.text(f"DROP INDEX CONCURRENTLY IF EXISTS {vector_index_name(dims, k)}")
+                        )
+                    except sa.exc.OperationalError:
+                        break
+                    dropped.append(k)
+        finally:
+            conn.execute(sa.text("RESET lock_timeout"))
     return dropped
+
+
+@contextmanager
+def _shard_lock(conn: Connection, dims: int, shard: int) -> Iterator[bool]:
+    """The session lock for building or dropping one shard's index; yields whether it was free."""
+    key = {"c": _SHARD_LOCK_CLASS, "k": int(dims) * 64 + int(shard)}
+    mine = conn.execute(sa.text("SELECT pg_try_advisory_lock(:c, :k)"), key).scalar_one()
+    try:
+        yield mine
+    finally:
+        if mine:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:c, :k)"), key)
 
 
 def vectors_per_shard(conn: Connection, dims: int) -> dict[int, int]:

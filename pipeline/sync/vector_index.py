@@ -46,6 +46,7 @@ from pipeline.settings import Settings
 log = logging.getLogger(__name__)
 
 _INDEX_LOCK_CLASS = 7_316_004
+SHARD_BUILD_TIMEOUT = "10min"
 
 
 def is_bulk_load(
@@ -126,7 +127,13 @@ class LoadIndex:
                 return False
         s = self.settings
         built = ensure_vector_index(
-            self.engine, self.dims, s.vector_index_build_memory, s.vector_index_build_workers, [shard], True
+            self.engine,
+            self.dims,
+            s.vector_index_build_memory,
+            s.vector_index_build_workers,
+            [shard],
+            concurrently=True,
+            timeout=SHARD_BUILD_TIMEOUT,  # a build stuck behind an old transaction is left to the step's end
         )
         if built:
             log.info("HNSW index shard %d for %d dimensions built while the load goes on", shard, self.dims)

@@ -12,6 +12,8 @@ BEGIN
         SELECT relname FROM pg_class WHERE relkind = 'i' AND relname ~ '^content_embeddings_hnsw_[0-9]+$'
     LOOP
         dims := substring(old.relname FROM '([0-9]+)$')::int;
+        -- The default 64MB holds a shard's graph only up to some 10k vectors (VECTOR_INDEX_BUILD_MEMORY).
+        PERFORM set_config('maintenance_work_mem', '1GB', true);
         FOR shard IN 0..15 LOOP
             EXECUTE format(
                 'CREATE INDEX IF NOT EXISTS %I ON content_embeddings USING hnsw ((embedding::%s(%s)) %s)'
