@@ -239,3 +239,25 @@ def test_a_shard_another_session_is_building_is_neither_dropped_nor_built_again(
         builder.commit()
     assert ensure_vector_index(engine, 1536) is True  # the lock is free: the dead build is replaced
     assert _missing(engine) == []
+
+
+def test_shard_builds_the_load_outpaced_are_left_to_the_steps_plain_build(engine):
+    """At 0 ms a load finishes shards faster than one builder builds them concurrently: the builds still
+    waiting when the load ends are done by the step's end, without the concurrent builds' extra passes."""
+    import threading
+
+    from pipeline.db.vectors import drop_vector_index
+    from pipeline.settings import get_settings
+    from pipeline.sync.vector_index import vector_index_for_load
+
+    assert drop_vector_index(engine, 1536, [0, 1, 2]) == [0, 1, 2]
+    writer = engine.connect()  # a write in progress: a concurrent build waits for it to end
+    writer.execute(sa.text("LOCK TABLE content_embeddings IN ROW EXCLUSIVE MODE"))
+    release = threading.Timer(1.0, writer.rollback)
+    with vector_index_for_load(engine, 1536, get_settings(), [16, 1, 2]) as load:
+        for business in (16, 1, 2):  # shards 0, 1 and 2 finish loading; shard 0's build waits on the writer
+            load.business_done(business)
+        release.start()
+    writer.close()
+    assert load.outcome.describe() == "live, 1 shard(s) built during the load, rebuilt"
+    assert _missing(engine) == []

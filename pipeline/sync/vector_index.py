@@ -140,8 +140,14 @@ class LoadIndex:
         return built
 
     def finish(self, failed: bool) -> None:
-        """Wait for the shard builds (a failed step cancels those not started: the next sync builds them)."""
-        self._builder.shutdown(wait=True, cancel_futures=failed)
+        """Wait for the shard builds. Those not started are cancelled when the step failed (the next sync
+        builds them), and when more than one is still waiting: the load outpaced the builder, and the
+        step's end builds them faster as plain CREATE INDEX, with no loader left to write meanwhile."""
+        waiting = [b for b in self._builds if not b.running() and not b.done()]
+        if failed or len(waiting) > 1:
+            for build in waiting:
+                build.cancel()
+        self._builder.shutdown(wait=True)
         for build in self._builds:
             if build.cancelled():
                 continue
