@@ -35,14 +35,16 @@ def _set_local(conn: Connection, **settings: str) -> None:
 
 
 def nearest(
-    conn: Connection, business_id: int, query: np.ndarray, model: str, dims: int, k: int, ef_search: int = 100
+    conn: Connection, business_id: int, query: np.ndarray, model: str, dims: int, k: int, ef_search: int = 200
 ) -> list[SearchHit]:
     use_vectors(conn)
     expression, _ = index_expression(dims)
     # The shard's predicate goes in as literals: the planner picks a partial index only when the query's
     # WHERE implies the index's, which a generic plan's parameters never do.
     # Iterative index scans keep scanning the HNSW graph until enough rows pass the tenant filter,
-    # so a small tenant among many still gets k results (pgvector >= 0.8).
+    # so a small tenant among many still gets k results (pgvector >= 0.8). ef_search 200, not 100: with
+    # a tenant a sixth of its shard, recall@10 at 100k random vectors was 0.96 at 100 and 0.98 at 200,
+    # and p95 no slower (pgvector's cost estimate then prefers exact scans of small tenants more often).
     _set_local(
         conn,
         **{"hnsw.iterative_scan": "relaxed_order", "hnsw.ef_search": str(int(ef_search))},
