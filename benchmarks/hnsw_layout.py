@@ -202,49 +202,53 @@ def paced_concurrent_build(
         return paced(engine, rows, args, after_batch, finish=lambda: started[0].result())
 
 
-def paced_per_partition(engine: sa.Engine, rows: list[tuple], args: argparse.Namespace) -> float:
-    partitions = create_table(engine, args.partitions)
-    where = partition_of(engine, args.partitions, args.businesses)
-    rows = sorted(rows, key=lambda row: where[row[1]])
-    last_batch = {where[row[1]]: i // args.batch for i, row in enumerate(rows)}
-    # One build at a time, in the order partitions fill: the load keeps the other core.
+def paced_group_builds(
+    engine: sa.Engine,
+    rows: list[tuple],
+    args: argparse.Namespace,
+    group_of: Callable[[int], int],
+    statement_of: Callable[[int], str],
+) -> float:
+    """Rows arrive group by group (a sync may order businesses so), and `statement_of(group)` builds a
+    group's index once its rows are in: one build at a time, in the order groups fill, so the load keeps
+    the other core. Every build's error ends the benchmark rather than being redone unnoticed."""
+    rows = sorted(rows, key=lambda row: group_of(row[1]))
+    last_batch = {group_of(row[1]): i // args.batch for i, row in enumerate(rows)}
     with ThreadPoolExecutor(1) as builder:
         builds: list[Future[float]] = []
 
         def after_batch(k: int) -> None:
-            for p, last in last_batch.items():
+            for group, last in last_batch.items():
                 if last == k:
-                    builds.append(builder.submit(build, engine, index_sql(partitions[p])))
-
-        def finish() -> None:
-            for done in builds:
-                done.result()  # a failed partition build must not be redone below unnoticed
-            build(engine, index_sql(TABLE))  # attaches the partitions' indexes; nothing is rebuilt
-
-        return paced(engine, rows, args, after_batch, finish)
-
-
-def paced_per_shard(engine: sa.Engine, rows: list[tuple], args: argparse.Namespace) -> float:
-    """One table with one partial index per shard of businesses (business_id % P): rows arrive shard by
-    shard, and each shard's index is built CONCURRENTLY (the load goes on writing) once its rows are in."""
-    create_table(engine, 0)
-    shards = args.partitions
-    rows = sorted(rows, key=lambda row: row[1] % shards)
-    last_batch = {row[1] % shards: i // args.batch for i, row in enumerate(rows)}
-    with ThreadPoolExecutor(1) as builder:
-        builds: list[Future[float]] = []
-
-        def after_batch(k: int) -> None:
-            for shard, last in last_batch.items():
-                if last == k:
-                    statement = index_sql(TABLE, concurrently=True, shard=(shard, shards))
-                    builds.append(builder.submit(build, engine, statement))
+                    builds.append(builder.submit(build, engine, statement_of(group)))
 
         def finish() -> None:
             for done in builds:
                 done.result()
 
         return paced(engine, rows, args, after_batch, finish)
+
+
+def paced_per_partition(engine: sa.Engine, rows: list[tuple], args: argparse.Namespace) -> float:
+    partitions = create_table(engine, args.partitions)
+    where = partition_of(engine, args.partitions, args.businesses)
+    seconds = paced_group_builds(engine, rows, args, where.__getitem__, lambda p: index_sql(partitions[p]))
+    # Attaches the partitions' indexes to the parent; nothing is rebuilt.
+    return seconds + build(engine, index_sql(TABLE))
+
+
+def paced_per_shard(engine: sa.Engine, rows: list[tuple], args: argparse.Namespace) -> float:
+    """One table with one partial index per shard of businesses (business_id % P), each built CONCURRENTLY
+    (the load goes on writing) once its shard's rows are in."""
+    create_table(engine, 0)
+    shards = args.partitions
+    return paced_group_builds(
+        engine,
+        rows,
+        args,
+        lambda business: business % shards,
+        lambda shard: index_sql(TABLE, concurrently=True, shard=(shard, shards)),
+    )
 
 
 def verify(engine: sa.Engine, count: int) -> None:

@@ -143,11 +143,18 @@ def _still_empty(spec: OperationSpec, alias: str) -> str:
     return f"({column} IS NULL OR btrim({column}) = '')"
 
 
+def _in_scope(spec: OperationSpec, alias: str) -> tuple[list[str], dict[str, Any]]:
+    """SQL conditions for a target row the operation should write: its row filter and, fill-only, an
+    empty column."""
+    where, params = _row_filter(spec, alias)
+    if not spec.regenerate_existing:
+        where.append(_still_empty(spec, alias))
+    return where, params
+
+
 def select_target_rows(conn: Connection, spec: OperationSpec) -> list[dict[str, Any]]:
     t = spec.target
-    where, params = _row_filter(spec, "t")
-    if not spec.regenerate_existing:
-        where.append(_still_empty(spec, "t"))
+    where, params = _in_scope(spec, "t")
     clause = " WHERE " + " AND ".join(where) if where else ""
     cols = ", ".join(f"t.{q(c)}" for c in t.readable_columns)
     rows = conn.execute(
@@ -262,9 +269,7 @@ def write_batch(
     fill-only operation) keeps its current value and is recorded as skipped, with the value it was given.
     Returns the number of values written."""
     t = spec.target
-    where, params = _row_filter(spec, "t")
-    if not spec.regenerate_existing:
-        where.append(_still_empty(spec, "t"))
+    where, params = _in_scope(spec, "t")
     done = [o for o in outcomes if o.status == "done"]
     written: set[str] = set()
     if done:

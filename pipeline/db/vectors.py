@@ -97,8 +97,10 @@ def ensure_vector_index(
         if not todo:
             return False
         rows = vectors_per_shard(conn, dims) if memory else {}
-        settings = {"max_parallel_maintenance_workers": None if workers is None else str(workers)}
-        settings["statement_timeout"] = timeout
+        settings = {
+            "max_parallel_maintenance_workers": None if workers is None else str(workers),
+            "statement_timeout": timeout,
+        }
         for name, value in settings.items():
             if value is not None:
                 conn.execute(sa.text("SELECT set_config(:n, :v, false)"), {"n": name, "v": value})

@@ -122,8 +122,10 @@ class LoadIndex:
                 self._builds.append(self._builder.submit(self._build_shard, shard))
 
     def _build_shard(self, shard: int) -> bool:
+        """Build the shard's index unless changes of it are queued (ensure_vector_index skips it if it
+        exists, or if another session is building it)."""
         with self.engine.connect() as conn:
-            if shard not in missing_shards(conn, self.dims) or shard_has_backlog(conn, shard, INDEX_SHARDS):
+            if shard_has_backlog(conn, shard, INDEX_SHARDS):
                 return False
         s = self.settings
         built = ensure_vector_index(
