@@ -8,6 +8,7 @@ Nothing here tunes the project: the benchmarks drive the real sensor, assets, se
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import hashlib
 import json
@@ -557,6 +558,23 @@ EMBEDDING_TYPES = (
 EMBEDDINGS_LIKE = "LIKE content_embeddings INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE"
 
 
+def embeddings_storage_options(conn: sa.Connection) -> list[str]:
+    """content_embeddings' storage parameters (toast_tuple_target), which LIKE does not copy."""
+    return list(
+        conn.execute(
+            sa.text("SELECT unnest(reloptions) FROM pg_class WHERE oid = 'content_embeddings'::regclass")
+        ).scalars()
+    )
+
+
+def create_embeddings_like(conn: sa.Connection, table: str) -> None:
+    """A scratch table stored as content_embeddings is: its columns, storage and storage parameters."""
+    options = embeddings_storage_options(conn)
+    conn.execute(sa.text(f"CREATE TABLE {table} ({EMBEDDINGS_LIKE})"))
+    if options:
+        conn.execute(sa.text(f"ALTER TABLE {table} SET ({', '.join(options)})"))
+
+
 def random_unit_vectors(count: int, dims: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     vectors = rng.standard_normal((count, dims), dtype=np.float32)
@@ -647,6 +665,42 @@ def index_definitions(engine: sa.Engine, table: str, new_table: str) -> list[str
             raise RuntimeError(f"cannot rewrite index definition: {definition}")
         statements.append(rewritten)
     return statements
+
+
+def build_side_by_side(
+    engine: sa.Engine, statements: Sequence[tuple[str, str]], at_once: int, parallel_workers: int
+) -> float:
+    """Seconds to run CREATE INDEX `statements` (each with its maintenance_work_mem), `at_once` sessions
+    side by side, each build with `parallel_workers` parallel workers."""
+    todo = list(statements)
+    lock = threading.Lock()
+
+    def session() -> None:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text(f"SET max_parallel_maintenance_workers = {int(parallel_workers)}"))
+            while True:
+                with lock:
+                    if not todo:
+                        return
+                    statement, memory = todo.pop(0)
+                conn.execute(sa.text("SELECT set_config('maintenance_work_mem', :m, false)"), {"m": memory})
+                conn.execute(sa.text(statement))
+
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(max(1, at_once)) as pool:
+        for done in [pool.submit(session) for _ in range(max(1, at_once))]:
+            done.result()  # a failed build fails the benchmark
+    return time.perf_counter() - started
+
+
+def drop_indexes(engine: sa.Engine, table: str, definition_contains: str) -> None:
+    with engine.begin() as conn:
+        names = conn.execute(
+            sa.text("SELECT indexname FROM pg_indexes WHERE tablename = :t AND indexdef LIKE :d"),
+            {"t": table, "d": f"%{definition_contains}%"},
+        ).scalars()
+        for name in list(names):
+            conn.execute(sa.text(f"DROP INDEX {name}"))
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

@@ -78,9 +78,12 @@ def create_table(engine: sa.Engine, partitions: int) -> list[str]:
         by = " PARTITION BY HASH (business_id)" if partitions else ""
         conn.execute(sa.text(f"CREATE TABLE {TABLE} ({c.EMBEDDINGS_LIKE}){by}"))
         names = [f"{TABLE}_p{i}" for i in range(partitions)]
+        options = ", ".join(c.embeddings_storage_options(conn))
         for i, name in enumerate(names):
             values = f"WITH (MODULUS {partitions}, REMAINDER {i})"
             conn.execute(sa.text(f"CREATE TABLE {name} PARTITION OF {TABLE} FOR VALUES {values}"))
+        for name in (names or [TABLE]) if options else []:
+            conn.execute(sa.text(f"ALTER TABLE {name} SET ({options})"))
         # On the parent once the partitions exist, so that it reaches each whatever PARTITION OF copies.
         conn.execute(sa.text(f"ALTER TABLE {TABLE} ALTER COLUMN embedding SET STORAGE MAIN"))
     c.checkpoint(engine)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -88,46 +90,67 @@ def ensure_vector_index(
     pipeline.lib.index_memory). `concurrently` lets loads and searches go on meanwhile (CREATE INDEX would
     block writes for the build); `timeout` bounds each build (CONCURRENTLY waits for every older
     transaction in the database, a long pg_dump's included). A shard another session is building is left
-    to it."""
-    expression, opclass = index_expression(int(dims))
+    to it.
+
+    `workers` is the CPU a build may use: with several shards to build (plainly), that many build side by
+    side, one process each, which beat one build at a time with as many parallel workers (16 shards of
+    10k vectors: 1.3 s against 2.4 s; at 100k about even). CREATE INDEX CONCURRENTLY builds of one table
+    wait for each other, so those go one at a time with `workers` parallel workers."""
+    with engine.connect() as conn:
+        todo = deque(k for k in missing_shards(conn, dims) if shards is None or k in shards)
+        rows = vectors_per_shard(conn, dims) if memory and todo else {}
+    if not todo:
+        return False
+    side_by_side = 1 if concurrently or not workers else min(workers, len(todo))
+    settings = {
+        "max_parallel_maintenance_workers": None
+        if workers is None
+        else str(workers if side_by_side == 1 else 0),
+        "statement_timeout": timeout,
+    }
+
+    def build_from_queue() -> bool:
+        built = False
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for name, value in settings.items():
+                if value is not None:
+                    conn.execute(sa.text("SELECT set_config(:n, :v, false)"), {"n": name, "v": value})
+            try:
+                while todo:
+                    built |= _build_shard(conn, dims, todo.popleft(), rows, memory, concurrently)
+            finally:
+                for name in ("maintenance_work_mem", *settings):
+                    conn.execute(sa.text(f"RESET {name}"))
+        return built
+
+    if side_by_side == 1:
+        return build_from_queue()
+    with ThreadPoolExecutor(side_by_side, thread_name_prefix="index-build") as pool:
+        outcomes = [pool.submit(build_from_queue) for _ in range(side_by_side)]
+        return any([o.result() for o in outcomes])
+
+
+def _build_shard(
+    conn: Connection, dims: int, shard: int, rows: dict[int, int], memory: str | None, concurrently: bool
+) -> bool:
     how = "CONCURRENTLY " if concurrently else ""
-    built = False
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        todo = [k for k in missing_shards(conn, dims) if shards is None or k in shards]
-        if not todo:
+    expression, opclass = index_expression(int(dims))
+    with _shard_lock(conn, dims, shard) as mine:
+        if not mine or shard not in missing_shards(conn, dims):
             return False
-        rows = vectors_per_shard(conn, dims) if memory else {}
-        settings = {
-            "max_parallel_maintenance_workers": None if workers is None else str(workers),
-            "statement_timeout": timeout,
-        }
-        for name, value in settings.items():
-            if value is not None:
-                conn.execute(sa.text("SELECT set_config(:n, :v, false)"), {"n": name, "v": value})
-        try:
-            for k in todo:
-                with _shard_lock(conn, dims, k) as mine:
-                    if not mine or k not in missing_shards(conn, dims):
-                        continue
-                    if memory:
-                        sized = shard_build_memory(rows.get(k, 0), dims, memory)
-                        conn.execute(
-                            sa.text("SELECT set_config('maintenance_work_mem', :m, false)"), {"m": sized}
-                        )
-                    name = vector_index_name(dims, k)
-                    # Under the shard's lock an invalid index is a dead build's leftover, not one in progress.
-                    conn.execute(sa.text(f"DROP INDEX {how}IF EXISTS {name}"))
-                    conn.execute(
-                        sa.text(
-                            f"CREATE INDEX {how}IF NOT EXISTS {name} ON content_embeddings"
-                            f" USING hnsw ({expression} {opclass}) WHERE {shard_predicate(dims, k)}"
-                        )
-                    )
-                    built = True
-        finally:
-            for name in ("maintenance_work_mem", *settings):
-                conn.execute(sa.text(f"RESET {name}"))
-    return built
+        if memory:
+            sized = shard_build_memory(rows.get(shard, 0), dims, memory)
+            conn.execute(sa.text("SELECT set_config('maintenance_work_mem', :m, false)"), {"m": sized})
+        name = vector_index_name(dims, shard)
+        # Under the shard's lock an invalid index is a dead build's leftover, not one in progress.
+        conn.execute(sa.text(f"DROP INDEX {how}IF EXISTS {name}"))
+        conn.execute(
+            sa.text(
+                f"CREATE INDEX {how}IF NOT EXISTS {name} ON content_embeddings"
+                f" USING hnsw ({expression} {opclass}) WHERE {shard_predicate(dims, shard)}"
+            )
+        )
+        return True
 
 
 def drop_vector_index(

@@ -127,12 +127,11 @@ class LoadIndex:
         with self.engine.connect() as conn:
             if shard_has_backlog(conn, shard, INDEX_SHARDS):
                 return False
-        s = self.settings
         built = ensure_vector_index(
             self.engine,
             self.dims,
-            s.vector_index_build_memory,
-            s.vector_index_build_workers,
+            self.settings.vector_index_build_memory,
+            0,  # one process: the loaders, which the step waits for, keep the other cores
             [shard],
             concurrently=True,
             timeout=SHARD_BUILD_TIMEOUT,  # a build stuck behind an old transaction is left to the step's end
