@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,11 @@ class Settings(BaseSettings):
         default="1GB", pattern=r"^\d+\s*(kB|MB|GB)$", alias="VECTOR_INDEX_BUILD_MEMORY"
     )
     vector_index_build_workers: int = Field(default=2, ge=0, le=64, alias="VECTOR_INDEX_BUILD_WORKERS")
+    # Build a loaded shard's index while the load goes on: "auto" when the database has CPU to spare (a
+    # server on this machine: its CPUs at least a quarter idle; one elsewhere: always), or always, or never.
+    vector_index_build_during_load: Literal["auto", "always", "never"] = Field(
+        default="auto", alias="VECTOR_INDEX_BUILD_DURING_LOAD"
+    )
     # Vectors per second this database inserts into a live HNSW index. When the account's rate limits admit
     # a bulk load's rows no faster, the index stays live: its inserts overlap the waits for the limiter, and
     # a build afterwards would only add time. 0: always defer large loads. Measure yours with

@@ -65,6 +65,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory, standin) -> Iterator[
             "OPENAI_TIMEOUT_SECONDS": "2",
             "OPENAI_MAX_ATTEMPTS": "3",
             "EMBEDDING_RETRY_BASE_SECONDS": "0.5",
+            # "auto" decides from how busy this shared machine is; tests of it choose it themselves.
+            "VECTOR_INDEX_BUILD_DURING_LOAD": "always",
         }
     )
     _clear_caches()

@@ -38,6 +38,19 @@ def small_bulk_threshold(monkeypatch):
     get_settings.cache_clear()
 
 
+@pytest.fixture
+def build_during_load(monkeypatch):
+    """Set VECTOR_INDEX_BUILD_DURING_LOAD: "auto" reads how busy this (shared, test-loaded) machine is."""
+    from pipeline.settings import get_settings
+
+    def choose(mode: str) -> None:
+        monkeypatch.setenv("VECTOR_INDEX_BUILD_DURING_LOAD", mode)
+        get_settings.cache_clear()
+
+    yield choose
+    get_settings.cache_clear()
+
+
 def test_a_load_drops_only_large_loads_shards_it_dominates():
     assert is_bulk_load(queued=5000, min_rows=2000)
     assert not is_bulk_load(queued=1999, min_rows=2000)  # small: live inserts are cheap
@@ -91,12 +104,10 @@ def test_build_waits_for_the_backlog_unless_it_is_stuck():
 
 
 def test_bulk_load_defers_the_index_and_builds_it_once_at_the_end(
-    engine, instance, small_bulk_threshold, monkeypatch
+    engine, instance, small_bulk_threshold, build_during_load, monkeypatch
 ):
-    from pipeline.settings import get_settings
-
     monkeypatch.setenv("SENSOR_BULK_THRESHOLD", "2")  # two runs, as for businesses far apart
-    get_settings.cache_clear()
+    build_during_load("always")  # (clears the cached settings)
     first = add_business(engine, "bulk-a", menu=8, policies=0, faqs=0)
     add_business(engine, "bulk-b", menu=8, policies=0, faqs=0)
 
@@ -141,17 +152,23 @@ def test_index_lost_by_an_interrupted_load_is_flagged_and_rebuilt_by_the_next_sy
     assert health_report(engine, instance=instance)["components"]["embedding_sync"]["vector_index"] is True
 
 
-def test_a_ranged_bulk_load_builds_every_shard_during_the_load_and_search_uses_them(
-    engine, instance, small_bulk_threshold
+def test_a_ranged_bulk_load_builds_shards_during_the_load_and_search_uses_them(
+    engine, instance, small_bulk_threshold, build_during_load
 ):
+    import re
+
+    build_during_load("always")
     ids = [add_business(engine, f"shard-{i}", menu=4, policies=0, faqs=0) for i in range(5)]
 
     results = SensorDriver(instance).sync()
 
     assert len(results) == 1  # one ranged run; each business's materialization carries the run's mode
-    assert set(_index_modes(results)) == {
-        "deferred, 5 shard(s) built during the load"
-    }  # none left to the end
+    (mode,) = set(_index_modes(results))
+    # Shards loaded while a build ran wait for it; those still waiting when the load ends (the last,
+    # at least, when the load outpaces the builder) are built by the step's end.
+    during = re.fullmatch(r"deferred, (\d) shard\(s\) built during the load(, rebuilt)?", mode)
+    assert during, mode
+    assert 1 <= int(during.group(1)) <= 5 and (int(during.group(1)) == 5) == (during.group(2) is None)
     assert _missing(engine) == []
     hits = search(ids[2], "shard-2 dish number 1 with tomato and basil", k=2)
     assert hits and "number 1" in hits[0].text
@@ -241,10 +258,12 @@ def test_a_shard_another_session_is_building_is_neither_dropped_nor_built_again(
     assert _missing(engine) == []
 
 
-def test_shard_builds_the_load_outpaced_are_left_to_the_steps_plain_build(engine):
+def test_shard_builds_the_load_outpaced_are_left_to_the_steps_plain_build(engine, build_during_load):
     """At 0 ms a load finishes shards faster than one builder builds them concurrently: the builds still
     waiting when the load ends are done by the step's end, without the concurrent builds' extra passes."""
     import threading
+
+    build_during_load("always")
 
     from pipeline.db.vectors import drop_vector_index
     from pipeline.settings import get_settings
@@ -259,5 +278,49 @@ def test_shard_builds_the_load_outpaced_are_left_to_the_steps_plain_build(engine
             load.business_done(business)
         release.start()
     writer.close()
+    assert load.outcome.describe() == "live, 1 shard(s) built during the load, rebuilt"
+    assert _missing(engine) == []
+
+
+def test_a_load_that_leaves_no_cpu_to_spare_builds_its_shards_at_the_end(
+    engine, instance, small_bulk_threshold, build_during_load
+):
+    build_during_load("never")  # what "auto" decides when the machine's CPUs are busy with the load
+    ids = [add_business(engine, f"busy-{i}", menu=4, policies=0, faqs=0) for i in range(3)]
+
+    results = SensorDriver(instance).sync()
+
+    assert set(_index_modes(results)) == {"deferred, rebuilt"}  # no concurrent build beside the load
+    assert _missing(engine) == []
+    hits = search(ids[1], "busy-1 dish number 2 with tomato and basil", k=1)
+    assert hits and "number 2" in hits[0].text
+
+
+def _write_stat(path, idle: int, busy: int) -> None:
+    path.write_text(f"cpu  {busy} 0 0 {idle} 0 0 0 0 0 0\ncpu0 {busy} 0 0 {idle} 0 0 0 0 0 0\n")
+
+
+def test_auto_builds_during_the_load_only_while_the_machine_has_idle_cpu(
+    engine, build_during_load, tmp_path, monkeypatch
+):
+    import time
+
+    import pipeline.lib.host_cpu as host_cpu
+    from pipeline.db.vectors import drop_vector_index
+    from pipeline.settings import get_settings
+    from pipeline.sync.vector_index import vector_index_for_load
+
+    build_during_load("auto")  # the embedded server is on this machine, so its CPU readings count
+    stat = tmp_path / "stat"
+    _write_stat(stat, idle=1000, busy=1000)
+    monkeypatch.setattr(host_cpu, "PROC_STAT", stat)
+    assert drop_vector_index(engine, 1536, [0, 1]) == [0, 1]
+    with vector_index_for_load(engine, 1536, get_settings(), [16, 1]) as load:
+        time.sleep(0.6)
+        _write_stat(stat, idle=1010, busy=1990)  # 1% idle: a CPU-bound load
+        load.business_done(16)  # shard 0 loaded: left to the end
+        time.sleep(0.6)
+        _write_stat(stat, idle=1510, busy=2490)  # half idle: a load waiting on the API
+        load.business_done(1)  # shard 1 loaded: built now, beside the load
     assert load.outcome.describe() == "live, 1 shard(s) built during the load, rebuilt"
     assert _missing(engine) == []

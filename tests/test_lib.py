@@ -258,3 +258,21 @@ def test_an_hnsw_shard_build_gets_about_the_memory_its_graph_needs_within_the_ca
     assert shard_build_memory(10**6, 1536, "1GB") == "1048576kB"  # never above the setting
     with pytest.raises(ValueError, match="like 1GB"):
         memory_bytes("lots")
+
+
+def test_cpu_idle_share_comes_from_proc_stat_tick_counts(tmp_path):
+    from pipeline.lib.host_cpu import IdleMeter, idle_fraction, parse_cpu_times
+
+    # user nice system idle iowait irq softirq steal guest guest_nice: guest is inside user already
+    line = "cpu  600 0 200 1000 200 0 0 0 500 0\ncpu0 300 0 100 500 100 0 0 0 250 0\n"
+    assert parse_cpu_times(line) == (1200, 2000)
+    assert idle_fraction((1200, 2000), (1300, 2400)) == 0.25
+    assert idle_fraction((1200, 2000), (1200, 2000)) is None  # no time passed
+    with pytest.raises(ValueError, match="not a /proc/stat cpu line"):
+        parse_cpu_times("intr 1 2 3\n")
+
+    stat = tmp_path / "stat"
+    stat.write_text(line)
+    meter = IdleMeter(min_seconds=0, path=stat)
+    stat.write_text("cpu  900 0 200 1100 200 0 0 0 500 0\n")  # 100 of 400 more ticks idle
+    assert meter.idle() == 0.25

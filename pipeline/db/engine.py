@@ -32,6 +32,16 @@ def redact(url: str) -> str:
     return sa.make_url(url).render_as_string(hide_password=True)
 
 
+_LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
+
+
+def on_this_machine(url: sa.URL) -> bool:
+    """Is the server on this machine (a loopback address or a Unix socket)? Its CPU is then ours too."""
+    socket = url.query.get("host", "")
+    socket = socket[0] if isinstance(socket, tuple) else socket
+    return (url.host or "") in _LOCAL_HOSTS and (not socket or socket.startswith("/"))
+
+
 POOL_SIZE = 8
 # Businesses a ranged sync run keeps in progress per provider request slot (pipeline/assets/embeddings.py):
 # while one writes its answer, another's request is in flight. Each holds a connection.

@@ -6,8 +6,10 @@ Inserting into HNSW costs a graph search per vector; building the graph from scr
 shards of businesses (`pipeline.db.vectors.shard_of`), one partial index each. When the queued work is
 large, the shards it dominates are dropped and loaders write into the plain table; a ranged run takes
 its businesses shard by shard, and as soon as a shard has nothing left queued its index is built
-(CONCURRENTLY, while the load goes on with the next shards), so only the last shard is left to build
-once the load ends. Searches stay correct meanwhile (exact scans). Unless the account's rate limits are
+(CONCURRENTLY, while the load goes on with the next shards) if the database has CPU to spare
+(`VECTOR_INDEX_BUILD_DURING_LOAD`), so a load that waits on the API has only its last shard left to
+build when it ends; a CPU-bound one leaves them to the step's end, plain and side by side. Searches stay
+correct meanwhile (exact scans). Unless the account's rate limits are
 what bound the load: when they admit rows no faster than live inserts keep up
 (`VECTOR_INDEX_LIVE_ROWS_PER_SECOND`), the inserts overlap the waits and the index stays live.
 
@@ -31,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from pipeline.db.change_queue import backlog, backlog_per_shard, sample_queued_texts, shard_has_backlog
+from pipeline.db.engine import on_this_machine
 from pipeline.db.vectors import (
     INDEX_SHARDS,
     drop_vector_index,
@@ -40,6 +43,7 @@ from pipeline.db.vectors import (
     vector_index_exists,
     vectors_per_shard,
 )
+from pipeline.lib.host_cpu import idle_meter
 from pipeline.lib.tokens import count_tokens
 from pipeline.settings import Settings
 
@@ -96,9 +100,15 @@ class IndexOutcome:
         return self.mode + during + (", rebuilt" if self.built else "")
 
 
+# Below this idle share of the machine's CPUs a load is CPU-bound: a shard build beside it (a concurrent
+# one, which scans twice and validates) only slows the load, and the build is cheaper once it ends.
+MIN_IDLE_FOR_BUILD_DURING_LOAD = 0.25
+
+
 class LoadIndex:
     """The index side of one sync step: told when each business is done, it builds a shard's index once
-    the step has no business of it left and nothing of it is queued."""
+    the step has no business of it left and nothing of it is queued, while the load goes on, if the
+    database has CPU to spare for it; the rest are left to the step's end."""
 
     def __init__(self, engine: Engine, dims: int, settings: Settings, business_ids: Iterable[int]) -> None:
         self.engine, self.dims, self.settings = engine, dims, settings
@@ -106,20 +116,50 @@ class LoadIndex:
         self._left = Counter(shard_of(b) for b in business_ids)
         self._lock = threading.Lock()
         self._builder = ThreadPoolExecutor(1, thread_name_prefix="index-build")
-        self._builds: list[Future[bool]] = []
+        self._builds: list[Future[int]] = []
         self._unindexed: set[int] = set()
+        self._finished: list[int] = []  # loaded shards not built yet
+        self._stopping = False
+        # Where the database shares this machine, a busy CPU means a CPU-bound load; elsewhere the
+        # database's CPU is mostly free during a load (it only stores what the pipeline sends).
+        mode = settings.vector_index_build_during_load
+        self._never = mode == "never"
+        self._meter = idle_meter() if mode == "auto" and on_this_machine(engine.url) else None
 
     def start(self) -> None:
         """Note the shards without an index once this step has dropped its own: the ones it may build."""
         with self.engine.connect() as conn:
             self._unindexed = set(missing_shards(conn, self.dims))
+        if self._meter is not None:
+            self._meter.restart()  # the load's CPU, not the run's start-up before it
 
     def business_done(self, business_id: int) -> None:
         shard = shard_of(business_id)
         with self._lock:
             self._left[shard] -= 1
             if self._left[shard] == 0 and shard in self._unindexed:
-                self._builds.append(self._builder.submit(self._build_shard, shard))
+                self._finished.append(shard)
+            building = any(not b.done() for b in self._builds)
+            if self._finished and not building and self._cpu_to_spare():
+                self._builds.append(self._builder.submit(self._build_finished, self._finished.pop(0)))
+
+    def _cpu_to_spare(self) -> bool:
+        if self._never or self._meter is None:
+            return not self._never
+        idle = self._meter.idle()
+        return idle is not None and idle >= MIN_IDLE_FOR_BUILD_DURING_LOAD
+
+    def _build_finished(self, shard: int) -> int:
+        """Build this loaded shard, then those loaded meanwhile while the CPU still has room (a build of
+        ours takes one process: a CPU-bound load leaves next to nothing idle beside it); the number built."""
+        built = 0
+        next_shard: int | None = shard
+        while next_shard is not None:
+            built += self._build_shard(next_shard)
+            with self._lock:
+                go = self._finished and not self._stopping and self._cpu_to_spare()
+                next_shard = self._finished.pop(0) if go else None
+        return built
 
     def _build_shard(self, shard: int) -> bool:
         """Build the shard's index unless changes of it are queued (ensure_vector_index skips it if it
@@ -140,21 +180,16 @@ class LoadIndex:
             log.info("HNSW index shard %d for %d dimensions built while the load goes on", shard, self.dims)
         return built
 
-    def finish(self, failed: bool) -> None:
-        """Wait for the shard builds. Those not started are cancelled when the step failed (the next sync
-        builds them), and when more than one is still waiting: the load outpaced the builder, and the
-        step's end builds them faster as plain CREATE INDEX, with no loader left to write meanwhile."""
-        waiting = [b for b in self._builds if not b.running() and not b.done()]
-        if failed or len(waiting) > 1:
-            for build in waiting:
-                build.cancel()
+    def finish(self) -> None:
+        """Wait for the build in progress; loaded shards not built yet are left to the step's end, which
+        builds them faster as plain CREATE INDEX, side by side, with no loader left to write meanwhile
+        (or, if the step failed, to the next sync)."""
+        with self._lock:
+            self._stopping = True
         self._builder.shutdown(wait=True)
         for build in self._builds:
-            if build.cancelled():
-                continue
             try:
-                if build.result():
-                    self.outcome.shards_built_during_load += 1
+                self.outcome.shards_built_during_load += build.result()
             except sa.exc.SQLAlchemyError as exc:  # the step's final build makes up for it
                 log.warning("building an HNSW index shard during the load failed: %s", exc)
 
@@ -170,15 +205,13 @@ def vector_index_for_load(
     with engine.connect() as lock_conn:
         lock_conn.execute(sa.text("SELECT pg_advisory_lock_shared(:c, :k)"), key)
         lock_conn.commit()
-        failed = True
         try:
             if _defer(engine, dims, settings):
                 load.outcome.mode = "deferred"
             load.start()
             yield load
-            failed = False
         finally:
-            load.finish(failed)
+            load.finish()
             lock_conn.execute(sa.text("SELECT pg_advisory_unlock_shared(:c, :k)"), key)
             lock_conn.commit()
         if _build_if_due(engine, lock_conn, key, dims, settings):
