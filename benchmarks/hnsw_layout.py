@@ -82,8 +82,9 @@ def create_table(engine: sa.Engine, partitions: int) -> list[str]:
         for i, name in enumerate(names):
             values = f"WITH (MODULUS {partitions}, REMAINDER {i})"
             conn.execute(sa.text(f"CREATE TABLE {name} PARTITION OF {TABLE} FOR VALUES {values}"))
-        for name in (names or [TABLE]) if options else []:
-            conn.execute(sa.text(f"ALTER TABLE {name} SET ({options})"))
+        if options:  # storage parameters are set per partition: a partitioned parent has no storage
+            for name in names or [TABLE]:
+                conn.execute(sa.text(f"ALTER TABLE {name} SET ({options})"))
         # On the parent once the partitions exist, so that it reaches each whatever PARTITION OF copies.
         conn.execute(sa.text(f"ALTER TABLE {TABLE} ALTER COLUMN embedding SET STORAGE MAIN"))
     c.checkpoint(engine)

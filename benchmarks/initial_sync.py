@@ -157,6 +157,8 @@ def copy_reference(
 
         def btrees() -> None:
             with engine.begin() as conn:
+                conn.execute(sa.text(f"SET LOCAL max_parallel_maintenance_workers = {build_workers}"))
+                conn.execute(sa.text(f"SET LOCAL maintenance_work_mem = '{maintenance_work_mem}'"))
                 for statement in indexes_b:
                     if statement not in hnsw:
                         conn.execute(sa.text(statement))

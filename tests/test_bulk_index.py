@@ -318,9 +318,20 @@ def test_auto_builds_during_the_load_only_while_the_machine_has_idle_cpu(
     with vector_index_for_load(engine, 1536, get_settings(), [16, 1]) as load:
         time.sleep(0.6)
         _write_stat(stat, idle=1010, busy=1990)  # 1% idle: a CPU-bound load
-        load.business_done(16)  # shard 0 loaded: left to the end
+        load.business_done(16)  # shard 0 loaded: no build beside the load
         time.sleep(0.6)
         _write_stat(stat, idle=1510, busy=2490)  # half idle: a load waiting on the API
-        load.business_done(1)  # shard 1 loaded: built now, beside the load
+        load.business_done(1)  # shard 1 loaded: the first shard waiting (0) is built now
+    # The load ended while shard 0 was building: shard 1 was left to the step's end.
     assert load.outcome.describe() == "live, 1 shard(s) built during the load, rebuilt"
     assert _missing(engine) == []
+
+
+def test_several_missing_shards_build_side_by_side_and_all_of_them(engine):
+    from pipeline.db.vectors import drop_vector_index, ensure_vector_index
+
+    shards = [0, 3, 5, 7, 9]  # more than the two sessions, which take them from one queue
+    assert drop_vector_index(engine, 1536, shards) == shards
+    assert ensure_vector_index(engine, 1536, "64MB", workers=2) is True
+    assert _missing(engine) == []
+    assert ensure_vector_index(engine, 1536, "64MB", workers=2) is False  # nothing left to build

@@ -39,7 +39,7 @@ def on_this_machine(url: sa.URL) -> bool:
     """Is the server on this machine (a loopback address or a Unix socket)? Its CPU is then ours too."""
     socket = url.query.get("host", "")
     socket = socket[0] if isinstance(socket, tuple) else socket
-    return (url.host or "") in _LOCAL_HOSTS and (not socket or socket.startswith("/"))
+    return (url.host or "") in _LOCAL_HOSTS and (socket in _LOCAL_HOSTS or socket.startswith("/"))
 
 
 POOL_SIZE = 8
@@ -51,7 +51,8 @@ PARTITIONS_PER_REQUEST_SLOT = 2
 def pool_overflow(max_concurrency: int) -> int:
     """Connections beyond POOL_SIZE a process may open. A sync run holds at once: the index lock and the
     shard builder's, one connection per business in progress, and per request slot its lock plus a
-    short-lived one (limiter, ledger, emergency stop); four spare."""
+    short-lived one (limiter, ledger, emergency stop); four spare. The step's final index build comes
+    after the loaders are done: the index lock and VECTOR_INDEX_BUILD_WORKERS sessions."""
     in_progress = PARTITIONS_PER_REQUEST_SLOT * max_concurrency
     return max(16, 2 + in_progress + 2 * max_concurrency + 4 - POOL_SIZE)
 

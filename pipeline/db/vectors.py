@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +12,9 @@ import sqlalchemy as sa
 from pgvector.psycopg import register_vector
 from sqlalchemy.engine import Connection, Engine
 
-from pipeline.lib.index_memory import shard_build_memory
+from pipeline.lib.index_memory import memory_bytes, shard_build_memory
+
+log = logging.getLogger(__name__)
 
 # pgvector indexes `vector` up to 2,000 dimensions and `halfvec` up to 4,000.
 MAX_VECTOR_INDEX_DIMS = 2000
@@ -92,16 +95,19 @@ def ensure_vector_index(
     transaction in the database, a long pg_dump's included). A shard another session is building is left
     to it.
 
-    `workers` is the CPU a build may use: with several shards to build (plainly), that many build side by
-    side, one process each, which beat one build at a time with as many parallel workers (16 shards of
-    10k vectors: 1.3 s against 2.4 s; at 100k about even). CREATE INDEX CONCURRENTLY builds of one table
-    wait for each other, so those go one at a time with `workers` parallel workers."""
+    `workers`: with several shards to build (plainly), that many build side by side, one process each,
+    which beat one build at a time with that many parallel workers (16 shards of 625 vectors: 1.3 s
+    against 2.4 s; of 6,250 about even), and `memory` is shared between them. CREATE INDEX CONCURRENTLY
+    builds of one table wait for each other, so those (and a lone shard) go one at a time with `workers`
+    parallel workers."""
     with engine.connect() as conn:
         todo = deque(k for k in missing_shards(conn, dims) if shards is None or k in shards)
         rows = vectors_per_shard(conn, dims) if memory and todo else {}
     if not todo:
         return False
     side_by_side = 1 if concurrently or not workers else min(workers, len(todo))
+    if memory and side_by_side > 1:
+        memory = f"{memory_bytes(memory) // side_by_side >> 10}kB"
     settings = {
         "max_parallel_maintenance_workers": None
         if workers is None
@@ -116,8 +122,15 @@ def ensure_vector_index(
                 if value is not None:
                     conn.execute(sa.text("SELECT set_config(:n, :v, false)"), {"n": name, "v": value})
             try:
-                while todo:
-                    built |= _build_shard(conn, dims, todo.popleft(), rows, memory, concurrently)
+                while True:
+                    try:
+                        shard = todo.popleft()  # atomic: the check and the pop in one step
+                    except IndexError:
+                        break
+                    built |= _build_shard(conn, dims, shard, rows, memory, concurrently)
+            except BaseException:
+                todo.clear()  # the other sessions stop after their current build
+                raise
             finally:
                 for name in ("maintenance_work_mem", *settings):
                     conn.execute(sa.text(f"RESET {name}"))
@@ -127,7 +140,12 @@ def ensure_vector_index(
         return build_from_queue()
     with ThreadPoolExecutor(side_by_side, thread_name_prefix="index-build") as pool:
         outcomes = [pool.submit(build_from_queue) for _ in range(side_by_side)]
-        return any([o.result() for o in outcomes])
+    errors = [o.exception() for o in outcomes if o.exception() is not None]
+    for error in errors[1:]:
+        log.warning("a side-by-side HNSW shard build failed as well: %s", error)
+    if errors:
+        raise errors[0]
+    return any(o.result() for o in outcomes)
 
 
 def _build_shard(
@@ -142,8 +160,10 @@ def _build_shard(
             sized = shard_build_memory(rows.get(shard, 0), dims, memory)
             conn.execute(sa.text("SELECT set_config('maintenance_work_mem', :m, false)"), {"m": sized})
         name = vector_index_name(dims, shard)
-        # Under the shard's lock an invalid index is a dead build's leftover, not one in progress.
-        conn.execute(sa.text(f"DROP INDEX {how}IF EXISTS {name}"))
+        # Under the shard's lock an invalid index is a dead build's leftover, not one in progress. Dropped
+        # CONCURRENTLY even before a plain build: a plain DROP would queue searches behind it while it
+        # waited for a build beside it.
+        conn.execute(sa.text(f"DROP INDEX CONCURRENTLY IF EXISTS {name}"))
         conn.execute(
             sa.text(
                 f"CREATE INDEX {how}IF NOT EXISTS {name} ON content_embeddings"

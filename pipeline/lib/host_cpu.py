@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -38,14 +39,22 @@ class IdleMeter:
         return parse_cpu_times(self.path.read_text())
 
     def restart(self) -> None:
-        """Measure from now on (e.g. once work of our own that the reading must not count has ended)."""
-        self._last, self._last_at = self._read(), time.monotonic()
+        """Measure from now on (the load, not what came before it)."""
+        with contextlib.suppress(OSError, ValueError):  # idle() then reports None
+            self._last = self._read()
+        self._last_at = time.monotonic()
 
     def idle(self) -> float | None:
+        """None until a reading spans `min_seconds`, or if /proc/stat stopped being readable."""
         if time.monotonic() - self._last_at >= self.min_seconds:
-            now = self._read()
-            self._verdict = idle_fraction(self._last, now)
-            self._last, self._last_at = now, time.monotonic()
+            try:
+                now = self._read()
+            except (OSError, ValueError):
+                self._verdict = None
+            else:
+                self._verdict = idle_fraction(self._last, now)
+                self._last = now
+            self._last_at = time.monotonic()
         return self._verdict
 
 

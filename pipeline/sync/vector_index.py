@@ -119,6 +119,7 @@ class LoadIndex:
         self._builds: list[Future[int]] = []
         self._unindexed: set[int] = set()
         self._finished: list[int] = []  # loaded shards not built yet
+        self._chain_running = False  # a build chain (_build_finished) is on; under _lock
         self._stopping = False
         # Where the database shares this machine, a busy CPU means a CPU-bound load; elsewhere the
         # database's CPU is mostly free during a load (it only stores what the pipeline sends).
@@ -139,13 +140,15 @@ class LoadIndex:
             self._left[shard] -= 1
             if self._left[shard] == 0 and shard in self._unindexed:
                 self._finished.append(shard)
-            building = any(not b.done() for b in self._builds)
-            if self._finished and not building and self._cpu_to_spare():
+            if self._finished and not self._chain_running and self._cpu_to_spare():
+                self._chain_running = True
                 self._builds.append(self._builder.submit(self._build_finished, self._finished.pop(0)))
 
     def _cpu_to_spare(self) -> bool:
-        if self._never or self._meter is None:
-            return not self._never
+        if self._never:
+            return False
+        if self._meter is None:  # "always", a server elsewhere, or no /proc/stat to read
+            return True
         idle = self._meter.idle()
         return idle is not None and idle >= MIN_IDLE_FOR_BUILD_DURING_LOAD
 
@@ -154,11 +157,19 @@ class LoadIndex:
         ours takes one process: a CPU-bound load leaves next to nothing idle beside it); the number built."""
         built = 0
         next_shard: int | None = shard
-        while next_shard is not None:
-            built += self._build_shard(next_shard)
+        try:
+            while next_shard is not None:
+                built += self._build_shard(next_shard)
+                with self._lock:
+                    go = self._finished and not self._stopping and self._cpu_to_spare()
+                    next_shard = self._finished.pop(0) if go else None
+                    self._chain_running = next_shard is not None
+        except Exception as exc:  # the step's final build makes up for it
+            log.warning("building an HNSW index shard during the load failed: %s", exc)
+        finally:
             with self._lock:
-                go = self._finished and not self._stopping and self._cpu_to_spare()
-                next_shard = self._finished.pop(0) if go else None
+                self._chain_running = False
+                self.outcome.shards_built_during_load += built
         return built
 
     def _build_shard(self, shard: int) -> bool:
@@ -186,12 +197,7 @@ class LoadIndex:
         (or, if the step failed, to the next sync)."""
         with self._lock:
             self._stopping = True
-        self._builder.shutdown(wait=True)
-        for build in self._builds:
-            try:
-                self.outcome.shards_built_during_load += build.result()
-            except sa.exc.SQLAlchemyError as exc:  # the step's final build makes up for it
-                log.warning("building an HNSW index shard during the load failed: %s", exc)
+        self._builder.shutdown(wait=True)  # each chain counts and logs its own builds
 
 
 @contextmanager
@@ -211,9 +217,11 @@ def vector_index_for_load(
             load.start()
             yield load
         finally:
-            load.finish()
-            lock_conn.execute(sa.text("SELECT pg_advisory_unlock_shared(:c, :k)"), key)
-            lock_conn.commit()
+            try:
+                load.finish()
+            finally:
+                lock_conn.execute(sa.text("SELECT pg_advisory_unlock_shared(:c, :k)"), key)
+                lock_conn.commit()
         if _build_if_due(engine, lock_conn, key, dims, settings):
             load.outcome.built = True
 
