@@ -25,7 +25,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -116,7 +116,6 @@ class LoadIndex:
         self._left = Counter(shard_of(b) for b in business_ids)
         self._lock = threading.Lock()
         self._builder = ThreadPoolExecutor(1, thread_name_prefix="index-build")
-        self._builds: list[Future[int]] = []
         self._unindexed: set[int] = set()
         self._finished: list[int] = []  # loaded shards not built yet
         self._chain_running = False  # a build chain (_build_finished) is on; under _lock
@@ -142,7 +141,7 @@ class LoadIndex:
                 self._finished.append(shard)
             if self._finished and not self._chain_running and self._cpu_to_spare():
                 self._chain_running = True
-                self._builds.append(self._builder.submit(self._build_finished, self._finished.pop(0)))
+                self._builder.submit(self._build_finished, self._finished.pop(0))
 
     def _cpu_to_spare(self) -> bool:
         if self._never:
