@@ -164,9 +164,10 @@ def copy_reference(
                         conn.execute(sa.text(statement))
 
         btree_seconds, _ = c.timed(btrees)
-        one_by_one = c.build_side_by_side(engine, [(s, sized(s)) for s in hnsw], 1, build_workers)
+        shard_builds = [(s, sized(s)) for s in hnsw]
+        one_by_one = c.build_side_by_side(engine, shard_builds, 1, build_workers)
         c.drop_indexes(engine, "bench_ref_b", "USING hnsw")
-        side_by_side = c.build_side_by_side(engine, [(s, sized(s)) for s in hnsw], max(build_workers, 1), 0)
+        side_by_side = c.build_side_by_side(engine, shard_builds, max(build_workers, 1), 0)
         c.drop_indexes(engine, "bench_ref_b", "USING hnsw")
         single = c.build_side_by_side(engine, [(whole, maintenance_work_mem)], 1, build_workers)
         return btree_seconds, {"one_by_one": one_by_one, "side_by_side": side_by_side, "single": single}

@@ -21,6 +21,15 @@ def _storage(engine: sa.Engine) -> list[tuple]:
         ).all()
 
 
+def _toast_bytes(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text(
+                "SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'content_embeddings'::regclass"
+            )
+        ).scalar_one()
+
+
 def test_page_sized_vectors_are_stored_inline_without_a_compression_attempt(engine, instance):
     # The stand-in's test vectors are mostly zeros: pglz would shrink them if it were tried. Real
     # embeddings never shrink, so trying costs every write CPU for nothing.
@@ -31,13 +40,7 @@ def test_page_sized_vectors_are_stored_inline_without_a_compression_attempt(engi
     for dims, width, compression, size in stored:
         assert (dims, width, compression) == (1536, 1536, None)
         assert size >= 1536 * 4  # the whole vector in the row, not a TOAST pointer
-    with engine.connect() as conn:
-        toasted = conn.execute(
-            sa.text(
-                "SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'content_embeddings'::regclass"
-            )
-        ).scalar_one()
-    assert toasted == 0
+    assert _toast_bytes(engine) == 0
 
 
 def test_vectors_wider_than_a_page_are_still_stored(engine, instance, standin):
@@ -55,10 +58,4 @@ def test_vectors_wider_than_a_page_are_still_stored(engine, instance, standin):
     assert result.success
     stored = _storage(engine)
     assert [(dims, width) for dims, width, _, _ in stored] == [(3072, 3072)] * 2
-    with engine.connect() as conn:
-        toasted = conn.execute(
-            sa.text(
-                "SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'content_embeddings'::regclass"
-            )
-        ).scalar_one()
-    assert toasted > 0  # out of line, where a row this wide has to go
+    assert _toast_bytes(engine) > 0  # out of line, where a row this wide has to go

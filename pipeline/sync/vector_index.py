@@ -151,9 +151,9 @@ class LoadIndex:
         idle = self._meter.idle()
         return idle is not None and idle >= MIN_IDLE_FOR_BUILD_DURING_LOAD
 
-    def _build_finished(self, shard: int) -> int:
+    def _build_finished(self, shard: int) -> None:
         """Build this loaded shard, then those loaded meanwhile while the CPU still has room (a build of
-        ours takes one process: a CPU-bound load leaves next to nothing idle beside it); the number built."""
+        ours takes one process: a CPU-bound load leaves next to nothing idle beside it)."""
         built = 0
         next_shard: int | None = shard
         try:
@@ -162,14 +162,16 @@ class LoadIndex:
                 with self._lock:
                     go = self._finished and not self._stopping and self._cpu_to_spare()
                     next_shard = self._finished.pop(0) if go else None
+                    # Cleared in the same step as the decision to stop: a shard loaded from now on starts
+                    # a chain of its own (set only here, a later chain's flag is never cleared by this one).
                     self._chain_running = next_shard is not None
         except Exception as exc:  # the step's final build makes up for it
             log.warning("building an HNSW index shard during the load failed: %s", exc)
-        finally:
             with self._lock:
                 self._chain_running = False
+        finally:
+            with self._lock:
                 self.outcome.shards_built_during_load += built
-        return built
 
     def _build_shard(self, shard: int) -> bool:
         """Build the shard's index unless changes of it are queued (ensure_vector_index skips it if it
