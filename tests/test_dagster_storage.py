@@ -1,6 +1,7 @@
 """Dagster's own storage as shipped in dagster_home/dagster.yaml: dagster-postgres's tables on pooled
 connections, which carry a run's events across a PostgreSQL restart."""
 
+import contextlib
 import os
 import shutil
 import time
@@ -28,6 +29,22 @@ def ranged_probe(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     for key in context.partition_keys:
         context.add_asset_metadata({"key": key}, partition_key=key)
     return dg.MaterializeResult()
+
+
+probe_businesses = dg.DynamicPartitionsDefinition(name="probe_businesses")
+
+
+def _ranged_dynamic_probe(name: str, in_one_read: bool) -> dg.AssetsDefinition:
+    from pipeline.instance.partition_lookups import known_partitions
+
+    @dg.asset(name=name, partitions_def=probe_businesses, backfill_policy=dg.BackfillPolicy.single_run())
+    def _probe(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        with known_partitions() if in_one_read else contextlib.nullcontext():
+            for key in context.partition_keys:
+                context.add_asset_metadata({"key": key}, partition_key=key)
+        return dg.MaterializeResult()
+
+    return _probe
 
 
 @pytest.fixture
@@ -185,3 +202,59 @@ def test_a_table_created_later_is_seen(shipped_instance):
         conn.execute(sa.text("CREATE TABLE added_by_a_later_migration (id int)"))
     # Existing tables are remembered; a missing one is asked for again.
     assert storage.has_table("added_by_a_later_migration")
+
+
+def _partition_reads(storage) -> list[str]:
+    """Statements this storage sends that read the dynamic partitions table, from now on."""
+    reads: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if "dynamic_partitions" in statement and statement.lstrip().upper().startswith("SELECT"):
+            reads.append(statement)
+
+    sa.event.listen(storage._engine, "before_cursor_execute", record)
+    return reads
+
+
+def test_a_ranged_run_checks_its_businesses_keys_with_one_read(shipped_instance):
+    """Dagster checks each key a run attaches metadata to against the instance: three queries per
+    business, one of them reading every key (5,000 with 5,000 businesses). Inside known_partitions the
+    storage reads the keys once; each business still gets its own metadata."""
+    keys = [f"b{i:03d}" for i in range(40)]
+    shipped_instance.add_dynamic_partitions("probe_businesses", keys)
+    tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
+    reads = _partition_reads(shipped_instance.event_log_storage)
+
+    per_key = _ranged_dynamic_probe("per_key_probe", in_one_read=False)
+    assert dg.materialize([per_key], instance=shipped_instance, tags=tags).success
+    reads_per_key = len(reads)
+    reads.clear()
+    one_read = _ranged_dynamic_probe("one_read_probe", in_one_read=True)
+    assert dg.materialize([one_read], instance=shipped_instance, tags=tags).success
+
+    assert reads_per_key >= 3 * len(keys)
+    assert len(reads) <= reads_per_key - 3 * len(keys) + 1  # the block's one read replaced 120
+    records = shipped_instance.fetch_materializations(dg.AssetKey("one_read_probe"), limit=100).records
+    assert {r.partition_key: r.asset_materialization.metadata["key"].value for r in records} == {
+        k: k for k in keys
+    }
+
+
+def test_known_partitions_follow_this_processs_changes_and_end_with_the_block(shipped_instance):
+    from dagster_postgres.event_log import PostgresEventLogStorage
+
+    from pipeline.instance.partition_lookups import known_partitions
+
+    other_process = PostgresEventLogStorage(os.environ["DAGSTER_PG_URL"])  # what another process writes
+    shipped_instance.add_dynamic_partitions("tenants", ["a"])
+    with known_partitions():
+        assert shipped_instance.has_dynamic_partition("tenants", "a")
+        shipped_instance.add_dynamic_partitions("tenants", ["b"])  # through this storage: read again
+        assert list(shipped_instance.get_dynamic_partitions("tenants")) == ["a", "b"]
+        other_process.add_dynamic_partitions("tenants", ["c"])
+        assert not shipped_instance.has_dynamic_partition("tenants", "c")  # the block's one read
+        shipped_instance.delete_dynamic_partition("tenants", "a")
+        assert not shipped_instance.has_dynamic_partition("tenants", "a")
+    assert shipped_instance.has_dynamic_partition("tenants", "c")  # outside a block: the database
+    assert list(shipped_instance.get_dynamic_partitions("tenants")) == ["b", "c"]
+    other_process.dispose()

@@ -7,6 +7,7 @@ import dagster as dg
 from pipeline.assets.partitions import business_id_of, business_partitions
 from pipeline.content_types import CONTENT_TYPES, ContentType
 from pipeline.db.engine import PARTITIONS_PER_REQUEST_SLOT
+from pipeline.instance.partition_lookups import known_partitions
 from pipeline.llm.errors import ProviderFatalError
 from pipeline.resources.database import DatabaseResource
 from pipeline.resources.openai import OpenAIResource
@@ -79,23 +80,25 @@ def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
                     index.business_done(business_id)
 
             futures = {key: pool.submit(sync_business, business_id_of(key)) for key in keys}
-            for key, future in futures.items():
-                try:
-                    stats = future.result()
-                except ProviderFatalError as exc:
-                    for pending in futures.values():
-                        pending.cancel()
-                    raise dg.Failure(
-                        description=f"{exc.error_type}: {exc}. Fix the account or key, then re-run.",
-                        allow_retries=False,
-                    ) from None
-                # Each business's materialization carries its own figures, not the run's totals.
-                context.add_asset_metadata(stats.as_metadata(), partition_key=key)
-                if stats.failed:
-                    context.log.warning(
-                        f"business {key}: {stats.failed} row(s) failed; see embedding_failures"
-                    )
-                totals.merge(stats)
+            # Dagster checks every key it is given metadata for against the instance: one read for all.
+            with known_partitions():
+                for key, future in futures.items():
+                    try:
+                        stats = future.result()
+                    except ProviderFatalError as exc:
+                        for pending in futures.values():
+                            pending.cancel()
+                        raise dg.Failure(
+                            description=f"{exc.error_type}: {exc}. Fix the account or key, then re-run.",
+                            allow_retries=False,
+                        ) from None
+                    # Each business's materialization carries its own figures, not the run's totals.
+                    context.add_asset_metadata(stats.as_metadata(), partition_key=key)
+                    if stats.failed:
+                        context.log.warning(
+                            f"business {key}: {stats.failed} row(s) failed; see embedding_failures"
+                        )
+                    totals.merge(stats)
         context.log.info(f"{len(keys)} business(es): {totals.as_metadata()}")
         if service.provider != "openai":
             context.log.warning("Vectors came from the offline OpenAI stand-in (no OPENAI_API_KEY set).")

@@ -13,7 +13,9 @@ server terminated has its farewell or EOF waiting); one that sat idle, or whose 
 read, is pinged. (`pool_pre_ping` pinged on every checkout, which doubled the round trips of a run's
 bookkeeping.) Configured in `dagster_home/dagster.yaml` and `deploy/dagster.yaml` as `run_storage`,
 `event_log_storage` and `schedule_storage`, which is how run workers receive them too. The event log
-also remembers which of Dagster's tables exist instead of asking the catalog each time.
+also remembers which of Dagster's tables exist instead of asking the catalog each time, and inside a
+`known_partitions()` block answers dynamic-partition lookups from one read (see
+pipeline.instance.partition_lookups).
 
 Building these storages also turns on Dagster's batched event writes for the whole process
 (`DAGSTER_EVENT_BATCH_SIZE`, off by default in OSS; an explicit setting in the environment wins): a
@@ -25,7 +27,7 @@ from __future__ import annotations
 import os
 import select
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
 import sqlalchemy as sa
@@ -38,6 +40,8 @@ from dagster_postgres.utils import (
     get_token_provider_from_config,
     pg_url_from_config,
 )
+
+from pipeline.instance import partition_lookups
 
 # Idle connections each storage keeps per process; more are opened under concurrency and closed after use.
 POOL_SIZE = 1
@@ -149,6 +153,28 @@ class PooledPostgresRunStorage(_PooledEngine, PostgresRunStorage):
 
 
 class PooledPostgresEventLogStorage(_PooledEngine, PostgresEventLogStorage):
+    def _known_partitions(self, name: str) -> tuple[Sequence[str], frozenset[str]] | None:
+        stored = super()  # Dagster's read, outside any known_partitions block
+        return partition_lookups.lookup(name, lambda: stored.get_dynamic_partitions(name))
+
+    def get_dynamic_partitions(self, partitions_def_name: str) -> Sequence[str]:
+        known = self._known_partitions(partitions_def_name)
+        return super().get_dynamic_partitions(partitions_def_name) if known is None else known[0]
+
+    def has_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> bool:
+        known = self._known_partitions(partitions_def_name)
+        if known is None:
+            return super().has_dynamic_partition(partitions_def_name, partition_key)
+        return partition_key in known[1]
+
+    def add_dynamic_partitions(self, partitions_def_name: str, partition_keys: Sequence[str]) -> None:
+        partition_lookups.forget(partitions_def_name)
+        super().add_dynamic_partitions(partitions_def_name, partition_keys)
+
+    def delete_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> None:
+        partition_lookups.forget(partitions_def_name)
+        super().delete_dynamic_partition(partitions_def_name, partition_key)
+
     def has_table(self, table_name: str) -> bool:
         # Dagster asks the catalog before every dynamic-partition lookup and event-tag write (a third of a
         # small sync's storage time). Tables are created by migrations and never dropped while Dagster
