@@ -82,3 +82,29 @@ def test_a_429_pauses_every_process(engine):
             sa.text("SELECT extract(epoch FROM blocked_until) FROM api_rate_limits")
         ).scalar()
     assert spans[0][0] >= float(blocked_until) - 0.05
+
+
+def test_a_call_holds_exactly_one_slot_and_frees_it(engine):
+    """Slots are taken lowest free first, one lock per call, and released when the call ends."""
+    from pipeline.llm.limiter import _SLOT_LOCK_CLASS, SharedLimiter
+
+    limiter = SharedLimiter(engine, "test", rpm=10_000, tpm=60_000, max_concurrency=4)
+
+    def held() -> list[int]:
+        with engine.connect() as conn:
+            return sorted(
+                conn.execute(
+                    sa.text(
+                        "SELECT objid::int FROM pg_locks WHERE locktype = 'advisory' AND classid = :c"
+                        " AND granted"
+                    ),
+                    {"c": _SLOT_LOCK_CLASS},
+                ).scalars()
+            )
+
+    with limiter.slot(tokens=1):
+        assert held() == [0]
+        with limiter.slot(tokens=1), limiter.slot(tokens=1):
+            assert held() == [0, 1, 2]
+        assert held() == [0]
+    assert held() == []

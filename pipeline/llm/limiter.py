@@ -30,7 +30,8 @@ class SharedLimiter:
     def slot(self, tokens: int, max_wait: float = 3600.0) -> Iterator[None]:
         """Hold one of the shared concurrency slots and one request's worth of budget."""
         deadline = time.monotonic() + max_wait
-        with self.engine.connect() as lock_conn:
+        # Session locks need no transaction: in autocommit each lock statement is one round trip.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as lock_conn:
             slot = self._acquire_slot(lock_conn, deadline)
             try:
                 self._take_budget(tokens, deadline)
@@ -39,7 +40,6 @@ class SharedLimiter:
                 lock_conn.execute(
                     sa.text("SELECT pg_advisory_unlock(:c, :s)"), {"c": _SLOT_LOCK_CLASS, "s": slot}
                 )
-                lock_conn.commit()
 
     def pause_all(self, seconds: float) -> None:
         rate_limits.block_until(self.engine, self.name, seconds)
@@ -47,13 +47,16 @@ class SharedLimiter:
     def _acquire_slot(self, conn: sa.Connection, deadline: float) -> int:
         delay = 0.02
         while True:
-            for slot in range(self.max_concurrency):
-                got = conn.execute(
-                    sa.text("SELECT pg_try_advisory_lock(:c, :s)"), {"c": _SLOT_LOCK_CLASS, "s": slot}
-                ).scalar_one()
-                conn.commit()
-                if got:
-                    return slot
+            # The first free slot, in one round trip: the filter runs row by row under the LIMIT, so no
+            # slot after the one taken is locked.
+            slot = conn.execute(
+                sa.text(
+                    "SELECT s FROM generate_series(0, :n - 1) AS s WHERE pg_try_advisory_lock(:c, s) LIMIT 1"
+                ),
+                {"c": _SLOT_LOCK_CLASS, "n": self.max_concurrency},
+            ).scalar_one_or_none()
+            if slot is not None:
+                return int(slot)
             if time.monotonic() > deadline:
                 raise TimeoutError("Timed out waiting for a free provider concurrency slot.")
             time.sleep(delay)
