@@ -153,9 +153,9 @@ class PooledPostgresRunStorage(_PooledEngine, PostgresRunStorage):
 
 
 class PooledPostgresEventLogStorage(_PooledEngine, PostgresEventLogStorage):
-    def _known_partitions(self, name: str) -> tuple[Sequence[str], frozenset[str]] | None:
+    def _known_partitions(self, name: str) -> tuple[tuple[str, ...], frozenset[str]] | None:
         stored = super()  # Dagster's read, outside any known_partitions block
-        return partition_lookups.lookup(name, lambda: stored.get_dynamic_partitions(name))
+        return partition_lookups.lookup(self, name, lambda: stored.get_dynamic_partitions(name))
 
     def get_dynamic_partitions(self, partitions_def_name: str) -> Sequence[str]:
         known = self._known_partitions(partitions_def_name)
@@ -168,11 +168,11 @@ class PooledPostgresEventLogStorage(_PooledEngine, PostgresEventLogStorage):
         return partition_key in known[1]
 
     def add_dynamic_partitions(self, partitions_def_name: str, partition_keys: Sequence[str]) -> None:
-        partition_lookups.forget(partitions_def_name)
+        partition_lookups.forget(self, partitions_def_name)
         super().add_dynamic_partitions(partitions_def_name, partition_keys)
 
     def delete_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> None:
-        partition_lookups.forget(partitions_def_name)
+        partition_lookups.forget(self, partitions_def_name)
         super().delete_dynamic_partition(partitions_def_name, partition_key)
 
     def has_table(self, table_name: str) -> bool:
