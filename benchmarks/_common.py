@@ -604,15 +604,21 @@ def copy_embeddings(engine: sa.Engine, table: str, rows: Sequence[tuple]) -> Non
     try:
         conn = raw.driver_connection
         register_vector(conn)
-        with conn.cursor() as cur:
-            columns = ", ".join(EMBEDDING_COLUMNS)
-            with cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(list(EMBEDDING_TYPES))
-                for row in rows:
-                    copy.write_row(row)
+        write_embedding_rows(conn, table, rows)
         conn.commit()
     finally:
         raw.close()
+
+
+def write_embedding_rows(conn: Any, table: str, rows: Sequence[tuple]) -> None:
+    """One binary COPY of content_embeddings-shaped rows on a psycopg connection with pgvector
+    registered, in its open transaction."""
+    with conn.cursor() as cur:
+        columns = ", ".join(EMBEDDING_COLUMNS)
+        with cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(list(EMBEDDING_TYPES))
+            for row in rows:
+                copy.write_row(row)
 
 
 def copy_out(engine: sa.Engine, query: str) -> bytes:

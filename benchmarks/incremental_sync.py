@@ -74,12 +74,7 @@ def hand_written_floor(engine: sa.Engine, ids: list[int], sessions: int) -> dict
             register_vector(conn)
             start.wait(timeout=60)
             began = time.perf_counter()
-            with conn.cursor() as cur:
-                columns = ", ".join(c.EMBEDDING_COLUMNS)
-                with cur.copy(f"COPY content_embeddings ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(list(c.EMBEDDING_TYPES))
-                    for row in part:
-                        copy.write_row(row)
+            c.write_embedding_rows(conn, "content_embeddings", part)
             seconds.append(time.perf_counter() - began)
             conn.rollback()
         finally:

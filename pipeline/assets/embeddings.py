@@ -60,6 +60,8 @@ def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
             ) as index,
             ThreadPoolExecutor(settings.openai_max_concurrency, thread_name_prefix="embed") as requests,
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="partition") as pool,
+            # Dagster checks every key it is given metadata for against the instance: one read for all.
+            known_partitions(),
         ):
             syncer = PartitionSyncer(
                 database.engine,
@@ -80,25 +82,23 @@ def build_embeddings_asset(ct: ContentType) -> dg.AssetsDefinition:
                     index.business_done(business_id)
 
             futures = {key: pool.submit(sync_business, business_id_of(key)) for key in keys}
-            # Dagster checks every key it is given metadata for against the instance: one read for all.
-            with known_partitions():
-                for key, future in futures.items():
-                    try:
-                        stats = future.result()
-                    except ProviderFatalError as exc:
-                        for pending in futures.values():
-                            pending.cancel()
-                        raise dg.Failure(
-                            description=f"{exc.error_type}: {exc}. Fix the account or key, then re-run.",
-                            allow_retries=False,
-                        ) from None
-                    # Each business's materialization carries its own figures, not the run's totals.
-                    context.add_asset_metadata(stats.as_metadata(), partition_key=key)
-                    if stats.failed:
-                        context.log.warning(
-                            f"business {key}: {stats.failed} row(s) failed; see embedding_failures"
-                        )
-                    totals.merge(stats)
+            for key, future in futures.items():
+                try:
+                    stats = future.result()
+                except ProviderFatalError as exc:
+                    for pending in futures.values():
+                        pending.cancel()
+                    raise dg.Failure(
+                        description=f"{exc.error_type}: {exc}. Fix the account or key, then re-run.",
+                        allow_retries=False,
+                    ) from None
+                # Each business's materialization carries its own figures, not the run's totals.
+                context.add_asset_metadata(stats.as_metadata(), partition_key=key)
+                if stats.failed:
+                    context.log.warning(
+                        f"business {key}: {stats.failed} row(s) failed; see embedding_failures"
+                    )
+                totals.merge(stats)
         context.log.info(f"{len(keys)} business(es): {totals.as_metadata()}")
         if service.provider != "openai":
             context.log.warning("Vectors came from the offline OpenAI stand-in (no OPENAI_API_KEY set).")
