@@ -4,6 +4,7 @@ session, and the OpenAI-compatible stand-in server on loopback driven through th
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+ROOT = Path(__file__).resolve().parent.parent
 TEST_API_KEY = "sk-test-SECRET-0123456789abcdef"
 
 _TABLES = (
@@ -108,3 +110,26 @@ def instance() -> Iterator:
 
     with dg.instance_for_test() as inst:
         yield inst
+
+
+@pytest.fixture
+def shipped_instance(database_url: str, tmp_path: Path, monkeypatch) -> Iterator:
+    """An instance built from the repository's dagster_home/dagster.yaml, on a database of its own."""
+    import dagster as dg
+
+    name = f"dagster_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(database_url).set(drivername="postgresql+psycopg2", database=name)
+    monkeypatch.setenv("DAGSTER_PG_URL", url.render_as_string(hide_password=False))
+    # The storage turns batched event writes on for its process; undone after the test.
+    monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
+    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", tmp_path / "dagster.yaml")
+    try:
+        with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+            yield instance
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -3,17 +3,11 @@ connections, which carry a run's events across a PostgreSQL restart."""
 
 import contextlib
 import os
-import shutil
 import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import dagster as dg
 import pytest
 import sqlalchemy as sa
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @dg.asset(partitions_def=dg.StaticPartitionsDefinition(["a", "b"]))
@@ -45,27 +39,6 @@ def _ranged_dynamic_probe(name: str, in_one_read: bool) -> dg.AssetsDefinition:
         return dg.MaterializeResult()
 
     return _probe
-
-
-@pytest.fixture
-def shipped_instance(database_url: str, tmp_path: Path, monkeypatch) -> Iterator[dg.DagsterInstance]:
-    """An instance built from the repository's dagster_home/dagster.yaml, on a database of its own."""
-    name = f"dagster_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(database_url).set(drivername="postgresql+psycopg2", database=name)
-    monkeypatch.setenv("DAGSTER_PG_URL", url.render_as_string(hide_password=False))
-    # The storage turns batched event writes on for its process; undone after the test.
-    monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
-    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", tmp_path / "dagster.yaml")
-    try:
-        with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
-            yield instance
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _materialized(instance: dg.DagsterInstance) -> list[str | None]:

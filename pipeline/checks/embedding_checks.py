@@ -7,12 +7,15 @@ of the whole partition), so their cost follows the change. Every other run, and 
 schedule's hash compare every 30 minutes, verifies whole partitions.
 """
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from pipeline.assets.partitions import business_id_of, business_partitions
 from pipeline.content_types import CONTENT_TYPES, ContentType
 from pipeline.db import synced_rows
 from pipeline.db.coverage import Coverage, partitions_coverage
+from pipeline.instance.check_evaluation_batch import batched_check_evaluations
 from pipeline.resources.database import DatabaseResource
 from pipeline.resources.openai import OpenAIResource
 
@@ -45,6 +48,29 @@ def evaluate(
     }
 
 
+def _evaluations(
+    ct: ContentType, key: str, cov: Coverage, expected_model: str, changed_only: bool
+) -> Iterator[dg.AssetCheckEvaluation]:
+    metadata = {
+        "scope": "changed rows" if changed_only else "whole partition",
+        "rows": cov.rows,
+        "current": cov.current,
+        "stale": cov.stale,
+        "failed": cov.failed,
+        "orphans": cov.orphans,
+    }
+    for name, (passed, severity, description) in evaluate(cov, expected_model, changed_only).items():
+        yield dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey(ct.embeddings_asset),
+            check_name=name,
+            passed=passed,
+            severity=severity,
+            description=description,
+            partition=key,
+            metadata=metadata,
+        )
+
+
 def build_embedding_checks(ct: ContentType) -> dg.AssetChecksDefinition:
     specs = [
         dg.AssetCheckSpec(name, asset=ct.embeddings_asset, partitions_def=business_partitions)
@@ -64,29 +90,12 @@ def build_embedding_checks(ct: ContentType) -> dg.AssetChecksDefinition:
             if named:
                 rows = sorted({r for ids in named.values() for r in ids})
                 found.update(partitions_coverage(conn, model, dims, ct.name, list(named), rows))
-        for key in keys:
-            cov = found[business_id_of(key)]
-            changed_only = cov.business_id in named
-            verdicts = evaluate(cov, expected, changed_only=changed_only)
-            for name, (passed, severity, description) in verdicts.items():
-                context.op_execution_context.log_event(
-                    dg.AssetCheckEvaluation(
-                        asset_key=dg.AssetKey(ct.embeddings_asset),
-                        check_name=name,
-                        passed=passed,
-                        severity=severity,
-                        description=description,
-                        partition=key,
-                        metadata={
-                            "scope": "changed rows" if changed_only else "whole partition",
-                            "rows": cov.rows,
-                            "current": cov.current,
-                            "stale": cov.stale,
-                            "failed": cov.failed,
-                            "orphans": cov.orphans,
-                        },
-                    )
-                )
+        # Three evaluations per business: stored together when the loop ends, not one by one.
+        with batched_check_evaluations():
+            for key in keys:
+                cov = found[business_id_of(key)]
+                for evaluation in _evaluations(ct, key, cov, expected, changed_only=cov.business_id in named):
+                    context.op_execution_context.log_event(evaluation)
         yield from ()
 
     return _checks

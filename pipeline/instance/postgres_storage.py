@@ -15,7 +15,8 @@ bookkeeping.) Configured in `dagster_home/dagster.yaml` and `deploy/dagster.yaml
 `event_log_storage` and `schedule_storage`, which is how run workers receive them too. The event log
 also remembers which of Dagster's tables exist instead of asking the catalog each time, and inside a
 `known_partitions()` block answers dynamic-partition lookups from one read (see
-pipeline.instance.partition_lookups).
+pipeline.instance.partition_lookups), and inside a `batched_check_evaluations()` block stores a step's
+check evaluations together (pipeline.instance.check_evaluation_batch).
 
 Building these storages also turns on Dagster's batched event writes for the whole process
 (`DAGSTER_EVENT_BATCH_SIZE`, off by default in OSS; an explicit setting in the environment wins): a
@@ -31,6 +32,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
 import sqlalchemy as sa
+from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.run_storage import PostgresRunStorage
@@ -41,7 +44,7 @@ from dagster_postgres.utils import (
     pg_url_from_config,
 )
 
-from pipeline.instance import partition_lookups
+from pipeline.instance import check_evaluation_batch, partition_lookups
 
 # Idle connections each storage keeps per process; more are opened under concurrency and closed after use.
 POOL_SIZE = 1
@@ -153,6 +156,26 @@ class PooledPostgresRunStorage(_PooledEngine, PostgresRunStorage):
 
 
 class PooledPostgresEventLogStorage(_PooledEngine, PostgresEventLogStorage):
+    def store_event(self, event: EventLogEntry) -> None:
+        if not check_evaluation_batch.hold(self, event):
+            super().store_event(event)
+
+    def store_check_evaluations(self, events: Sequence[EventLogEntry]) -> None:
+        """Called as a batched_check_evaluations block ends, with the evaluations it held."""
+
+        def insert_events(batch: Sequence[EventLogEntry]) -> list[int]:
+            statement = self.prepare_insert_event_batch(batch).returning(SqlEventLogStorageTable.c.id)
+            with self._connect() as conn:
+                return [int(i) for i in conn.execute(statement).scalars()]
+
+        def update_records(batch: Sequence[EventLogEntry], ids: list[int]) -> set[int]:
+            with self.index_connection() as conn:
+                return check_evaluation_batch.update_records(conn, batch, ids)
+
+        check_evaluation_batch.store_together(
+            events, insert_events, update_records, self.store_asset_check_event, super().store_event
+        )
+
     def _known_partitions(self, name: str) -> tuple[tuple[str, ...], frozenset[str]] | None:
         stored = super()  # Dagster's read, outside any known_partitions block
         return partition_lookups.lookup(self, name, lambda: stored.get_dynamic_partitions(name))
