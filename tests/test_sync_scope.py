@@ -110,6 +110,47 @@ def test_truncate_and_foreign_vectors_make_a_change_run_diff_the_whole_partition
         assert list(models) == ["text-embedding-3-small"]
 
 
+@pytest.mark.parametrize(
+    "model, dimensions",
+    [("a-model-sorting-first", 1536), ("z-model-sorting-last", 1536), (None, 512), (None, 3072)],
+)
+def test_a_vector_of_any_other_model_or_width_is_found_by_the_sync_and_the_check(
+    engine, instance, model, dimensions
+):
+    """Both ask the model index for the models in use with a few probes: a foreign vector sorting before or
+    after the current model, or of a narrower or wider width, must be seen all the same."""
+    from pipeline.db.coverage import partitions_coverage
+    from pipeline.db.vector_models import has_foreign_vectors
+
+    b = add_business(engine, "models", menu=3, policies=0, faqs=0)
+    other = add_business(engine, "neighbour", menu=2, policies=0, faqs=0)
+    SensorDriver(instance).sync()
+    current = ("text-embedding-3-small", 1536)
+    menu = _menu_ids(engine, b)
+    with engine.begin() as conn:
+        assert not has_foreign_vectors(conn, "menu_item", b, *current)
+        conn.execute(
+            sa.text(
+                "UPDATE content_embeddings SET model = coalesce(:m, model), dimensions = :d,"
+                " embedding = CAST(array_fill(CAST(0.5 AS real), ARRAY[:d]) AS vector) WHERE content_id = :i"
+            ),
+            {"m": model, "d": dimensions, "i": menu[0]},
+        )
+        assert has_foreign_vectors(conn, "menu_item", b, *current)
+        assert not has_foreign_vectors(conn, "menu_item", other, *current)  # tenants stay apart
+        found = partitions_coverage(conn, *current, "menu_item", [b, other], content_ids=[menu[1]])
+        truth = conn.execute(
+            sa.text(
+                "SELECT array_agg(DISTINCT model || '/' || dimensions ORDER BY model || '/' || dimensions)"
+                " FROM content_embeddings WHERE business_id = :b AND content_type = 'menu_item'"
+            ),
+            {"b": b},
+        ).scalar_one()
+    assert len(found[b].models) == 2
+    assert list(found[b].models) == truth
+    assert found[other].models == ("text-embedding-3-small/1536",)
+
+
 def test_a_change_run_check_flags_the_changed_row_that_got_no_vector(engine, instance, standin):
     b = add_business(engine, "flagged", menu=3, policies=0, faqs=0)
     driver = SensorDriver(instance)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from pipeline.db.vector_models import MODELS_OF_BUSINESSES
+
 
 @dataclass(frozen=True)
 class Coverage:
@@ -101,8 +103,8 @@ _ALL_ROWS = _COVERAGE_SQL.format(body_hash=text_hash_sql("body"), rows="", model
 _NAMED_ROWS = _COVERAGE_SQL.format(
     body_hash=text_hash_sql("body"),
     rows="\n      AND content_id = ANY(CAST(:ids AS bigint[]))",
-    # The state index answers this without the named-rows filter (index-only, one pass per business).
-    models_from="(SELECT DISTINCT content_type, business_id, model, dimensions FROM content_embeddings) e",
+    # The models of the whole partition, from a few probes of the model index per business.
+    models_from=f"{MODELS_OF_BUSINESSES} e",
 )
 
 
@@ -114,7 +116,10 @@ def coverage(
     business_ids: list[int] | None = None,
     content_ids: list[int] | None = None,
 ) -> list[Coverage]:
-    """Per (content type, business); `content_ids` counts only those rows (orphans included)."""
+    """Per (content type, business); `content_ids` counts only those rows (orphans included), and needs
+    the content type and businesses named."""
+    if content_ids is not None and (content_type is None or business_ids is None):
+        raise ValueError("coverage of named rows needs their content type and businesses")
     rows = conn.execute(
         sa.text(_ALL_ROWS if content_ids is None else _NAMED_ROWS),
         {"ct": content_type, "bs": business_ids, "model": model, "dims": dims, "ids": content_ids},

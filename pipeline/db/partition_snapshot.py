@@ -8,6 +8,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from pipeline.db.vector_models import has_foreign_vectors
+
 
 @dataclass(frozen=True)
 class StoredGroup:
@@ -69,20 +71,13 @@ def read_queue_state(
             params,
         )
     }
-    # An index-only probe of the covering state index, stopping at the first foreign vector.
-    foreign = conn.execute(
-        sa.text(
-            "SELECT EXISTS (SELECT 1 FROM content_embeddings WHERE business_id = :b AND content_type = :ct"
-            " AND (model <> :m OR dimensions <> :d))"
-        ),
-        params,
-    ).scalar_one()
+    foreign = has_foreign_vectors(conn, content_type, business_id, model, dims)
     return QueueState(
         [r[0] for r in queued],
         {r[1] for r in queued if r[2] != "T"},
         any(r[2] == "T" for r in queued),
         failures,
-        bool(foreign),
+        foreign,
     )
 
 
