@@ -110,6 +110,8 @@ def test_bulk_load_defers_the_index_and_builds_it_once_at_the_end(
     build_during_load("always")  # (clears the cached settings)
     first = add_business(engine, "bulk-a", menu=8, policies=0, faqs=0)
     add_business(engine, "bulk-b", menu=8, policies=0, faqs=0)
+    with engine.connect() as conn:
+        started = conn.execute(sa.text("SELECT clock_timestamp()")).scalar_one()
 
     results = SensorDriver(instance).sync()
 
@@ -123,6 +125,11 @@ def test_bulk_load_defers_the_index_and_builds_it_once_at_the_end(
     hits = search(first, "bulk-a dish number 3 with tomato and basil", k=3)
     assert {h.content_id for h in hits} <= own
     assert "number 3" in hits[0].text
+    with engine.connect() as conn:  # the planner sees the loaded table, not the one before the load
+        analyzed = conn.execute(
+            sa.text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'content_embeddings'")
+        ).scalar_one()
+    assert analyzed is not None and analyzed > started
 
 
 def test_index_lost_by_an_interrupted_load_is_flagged_and_rebuilt_by_the_next_sync(engine, instance):

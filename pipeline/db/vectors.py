@@ -210,6 +210,15 @@ def _shard_lock(conn: Connection, dims: int, shard: int) -> Iterator[bool]:
             conn.execute(sa.text("SELECT pg_advisory_unlock(:c, :k)"), key)
 
 
+def analyze_vectors(engine: Engine) -> None:
+    """Fresh planner statistics after a bulk load. Until autovacuum's analyze (a minute or more later) the
+    planner still sees the table as it was before, and a change run right after the load read every
+    vector of its businesses through the model index instead of the named rows through the state index
+    (95 ms against ~2 ms for 100 businesses at 100k)."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("ANALYZE content_embeddings"))
+
+
 def vectors_per_shard(conn: Connection, dims: int) -> dict[int, int]:
     return dict(
         conn.execute(

@@ -36,6 +36,7 @@ from pipeline.db.change_queue import backlog, backlog_per_shard, sample_queued_t
 from pipeline.db.engine import on_this_machine
 from pipeline.db.vectors import (
     INDEX_SHARDS,
+    analyze_vectors,
     drop_vector_index,
     ensure_vector_index,
     missing_shards,
@@ -225,6 +226,8 @@ def vector_index_for_load(
                 lock_conn.commit()
         if _build_if_due(engine, lock_conn, key, dims, settings):
             load.outcome.built = True
+    if load.outcome.mode == "deferred":
+        analyze_vectors(engine)
 
 
 def _defer(engine: Engine, dims: int, settings: Settings) -> list[int]:
