@@ -132,6 +132,16 @@ def test_bulk_load_defers_the_index_and_builds_it_once_at_the_end(
     assert analyzed is not None and analyzed > started
 
 
+def test_the_analyze_after_a_load_gives_way_to_a_session_holding_the_table(engine, caplog):
+    from pipeline.db.vectors import analyze_vectors
+
+    with engine.connect() as holder:
+        holder.execute(sa.text("LOCK TABLE content_embeddings IN SHARE UPDATE EXCLUSIVE MODE"))  # as VACUUM
+        analyze_vectors(engine, lock_timeout_ms=200)  # returns instead of waiting or failing the sync
+        holder.rollback()
+    assert "ANALYZE content_embeddings after the load skipped" in caplog.text
+
+
 def test_index_lost_by_an_interrupted_load_is_flagged_and_rebuilt_by_the_next_sync(engine, instance):
     b = add_business(engine, "crashy", menu=2, policies=0, faqs=0)
     driver = SensorDriver(instance)
