@@ -9,4 +9,7 @@ source scripts/env.sh
 pipeline db migrate
 pipeline demo load
 echo "Dagster UI: http://${DAGSTER_HOST:-127.0.0.1}:${DAGSTER_PORT:-3000}  (embeddings appear within seconds)"
-exec dagster dev -w workspace.yaml -h "${DAGSTER_HOST:-127.0.0.1}" -p "${DAGSTER_PORT:-3000}"
+# A shell started in the background (`start.sh &`, nohup, CI) runs with SIGINT ignored, and Dagster maps
+# SIGTERM to SIGINT's handler, so `kill` would not stop it; restore the default before exec'ing Dagster.
+exec python -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
+  dagster dev -w workspace.yaml -h "${DAGSTER_HOST:-127.0.0.1}" -p "${DAGSTER_PORT:-3000}"
