@@ -81,8 +81,16 @@ def test_start_script_serves_the_ui_embeds_the_demo_and_stops_on_term_in_the_bac
             preexec_fn=_ignore_sigint,
         )
     engine = None
+
+    def ui_up() -> bool:
+        assert proc.poll() is None, f"start.sh exited with {proc.returncode}:\n{log.read_text()[-4000:]}"
+        return _ui_answers(port)
+
+    def stopped() -> bool:
+        return proc.poll() is not None and not _group_alive(proc.pid)
+
     try:
-        _wait_for("the Dagster UI answered", lambda: _ui_answers(port), 240, log)
+        _wait_for("the Dagster UI answered", ui_up, 240, log)
         engine = sa.create_engine(ensure_embedded_server(data_dir), poolclass=sa.pool.NullPool)
 
         def demo_embedded() -> bool:
@@ -92,7 +100,6 @@ def test_start_script_serves_the_ui_embeds_the_demo_and_stops_on_term_in_the_bac
         _wait_for("the sensors embedded the demo data", demo_embedded, 180, log)
 
         os.killpg(proc.pid, signal.SIGTERM)
-        stopped = lambda: proc.poll() is not None and not _group_alive(proc.pid)  # noqa: E731
         _wait_for("everything start.sh started stopped after TERM", stopped, 60, log)
     finally:
         if _group_alive(proc.pid):
