@@ -35,6 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from benchmarks import _common as c
+from pipeline.lib.process_group import stop_group
 
 ROOT = c.ROOT
 PHASES = ("sensor", "submit", "queue", "spawn", "load", "in_run", "after_vector")
@@ -47,22 +48,6 @@ class Change:
     expected_hash: str
     committed: float  # epoch seconds, comparable with Dagster's run timestamps
     visible: float | None = None
-
-
-def stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the whole process group (webserver, daemon, code server, run workers); SIGKILL whatever is
-    left after 30 s. Returns once no process of the group is left."""
-    for sig, grace in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 10.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            proc.poll()  # reap `dagster dev` itself; the group lives on while any of its children does
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
 
 
 def free_port() -> str:

@@ -4,7 +4,6 @@ seconds, with nobody clicking anything."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from pipeline.lib.chunking import content_hash
+from pipeline.lib.process_group import stop_group
 from tests.helpers import add_business
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,11 +51,7 @@ def daemon(engine, tmp_path):
         stderr=subprocess.DEVNULL,
     )
     yield proc
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    stop_group(proc, term_grace=20)  # the daemon and the code server it spawned
 
 
 def test_sql_edit_is_embedded_by_the_running_daemon(engine, daemon):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from pipeline.lib.process_group import group_alive, stop_group
+
 ROOT = Path(__file__).resolve().parent.parent
 # Settings the other tests put in os.environ; start.sh must run as on a fresh machine.
 _TEST_ONLY_PREFIXES = ("DATABASE_URL", "OPENAI_", "EMBEDDING_", "VECTOR_INDEX_", "PIPELINE_", "DAGSTER_")
@@ -41,19 +43,6 @@ def _ui_answers(port: int) -> bool:
             return response.status == 200
     except OSError:
         return False
-
-
-def _group_alive(pgid: int) -> bool:
-    """Any process of the group still running? Zombies don't count: one whose parent died waits for init,
-    which may be slow to reap it in a container."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # exited meanwhile
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
 
 
 def _ignore_sigint() -> None:
@@ -87,7 +76,7 @@ def test_start_script_serves_the_ui_embeds_the_demo_and_stops_on_term_in_the_bac
         return _ui_answers(port)
 
     def stopped() -> bool:
-        return proc.poll() is not None and not _group_alive(proc.pid)
+        return proc.poll() is not None and not group_alive(proc.pid)
 
     try:
         _wait_for("the Dagster UI answered", ui_up, 240, log)
@@ -102,9 +91,7 @@ def test_start_script_serves_the_ui_embeds_the_demo_and_stops_on_term_in_the_bac
         os.killpg(proc.pid, signal.SIGTERM)
         _wait_for("everything start.sh started stopped after TERM", stopped, 60, log)
     finally:
-        if _group_alive(proc.pid):
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_group(proc, term_grace=0)  # whatever TERM left running
         if engine is not None:
             engine.dispose()
         stop_embedded_server(data_dir)
