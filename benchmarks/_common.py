@@ -97,6 +97,7 @@ def result(
         "met": all(c["met"] for c in checks),
         "checks": checks,
         "notes": list(notes),
+        "server": dict(SERVER_FACTS),
     }
 
 
@@ -182,15 +183,28 @@ def restored_env() -> Iterator[None]:
         clear_caches()
 
 
+# Facts about the server the figures came from, reported in every benchmark's JSON.
+SERVER_FACTS: dict[str, Any] = {}
+
+
 @contextlib.contextmanager
 def database_server() -> Iterator[str]:
     """The server's SQLAlchemy URL: DATABASE_URL's server if set, else the embedded server under
-    PIPELINE_DATA_DIR or, unset, under a new temp folder. Stopped at the end only if started here."""
-    from pipeline.db.embedded import ensure_embedded_server, pgdata_dir, stop_embedded_server
+    PIPELINE_DATA_DIR or, unset, under a new temp folder. Stopped at the end only if started here, and
+    then started on huge pages where the machine allows (benchmarks/huge_pages.py)."""
+    from benchmarks import huge_pages
+    from pipeline.db.embedded import (
+        available_memory_bytes,
+        ensure_embedded_server,
+        pgdata_dir,
+        shared_buffers_mb,
+        stop_embedded_server,
+    )
     from pipeline.db.engine import normalize_url
 
     external = os.environ.get("DATABASE_URL")
     if external:
+        SERVER_FACTS["huge_pages"] = huge_pages.status(normalize_url(external))
         yield normalize_url(external)
         return
     configured = os.environ.get("PIPELINE_DATA_DIR")
@@ -199,15 +213,19 @@ def database_server() -> Iterator[str]:
     started_here = not (pgdata_dir(data_dir) / "postmaster.pid").exists()
     if temp:
         os.environ["PIPELINE_DATA_DIR"] = temp
-    try:
-        yield ensure_embedded_server(data_dir)
-    finally:
-        if started_here:
-            with contextlib.suppress(Exception):
-                stop_embedded_server(data_dir)
-        if temp:
-            os.environ.pop("PIPELINE_DATA_DIR", None)
-            shutil.rmtree(temp, ignore_errors=True)
+    buffers_mb = shared_buffers_mb(available_memory_bytes())
+    with huge_pages.reserved(buffers_mb) if started_here else contextlib.nullcontext(0):
+        try:
+            url = ensure_embedded_server(data_dir)
+            SERVER_FACTS["huge_pages"] = huge_pages.status(url)
+            yield url
+        finally:
+            if started_here:
+                with contextlib.suppress(Exception):
+                    stop_embedded_server(data_dir)
+            if temp:
+                os.environ.pop("PIPELINE_DATA_DIR", None)
+                shutil.rmtree(temp, ignore_errors=True)
 
 
 @contextlib.contextmanager
