@@ -25,7 +25,8 @@ def read(conn: Connection) -> StopState:
 
 
 def is_active(engine: Engine) -> bool:
-    with engine.connect() as conn:
+    # Asked before every provider call: autocommit makes it one round trip instead of three.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         return read(conn).active
 
 

@@ -97,7 +97,8 @@ class PartitionSyncer:
                     self.service.dimensions,
                     plan.superseded,
                 )
-                store.clear_failures(conn, content_type.name, plan.resolved, business_id)
+                if plan.resolved:
+                    store.clear_failures(conn, content_type.name, plan.resolved, business_id)
                 gone = [cid for cid in snapshot.failures if cid not in snapshot.documents]
                 store.rehome_failures(conn, content_type.name, business_id, gone)
                 store.consume_changes(conn, content_type.name, business_id, snapshot.queue_seqs)
@@ -107,8 +108,7 @@ class PartitionSyncer:
 
     def _read(self, conn: sa.Connection, content_type: str, business_id: int) -> PartitionSnapshot:
         model, dims = self.service.model, self.service.dimensions
-        with conn.begin():
-            conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        with _isolation(conn, "REPEATABLE READ"), conn.begin():
             queue = read_queue_state(conn, content_type, business_id, model, dims)
             rows = rows_to_examine(queue, self.change_driven)
             return read_partition(conn, content_type, business_id, queue, rows)
@@ -119,16 +119,16 @@ class PartitionSyncer:
         runs; the server releases it if we die."""
         key = {"c": _PARTITION_LOCK_CLASS, "k": f"{content_type}:{business_id}"}
         with self.engine.connect() as conn:
-            conn.execute(sa.text("SELECT pg_advisory_lock(:c, hashtext(:k))"), key)
-            conn.commit()
+            with _isolation(conn, "AUTOCOMMIT"):
+                conn.execute(sa.text("SELECT pg_advisory_lock(:c, hashtext(:k))"), key)
             try:
                 yield conn
             finally:
                 if not conn.invalidated:  # a lost connection has lost its lock with it
                     try:
                         conn.rollback()  # an exception may have left a transaction open
-                        conn.execute(sa.text("SELECT pg_advisory_unlock(:c, hashtext(:k))"), key)
-                        conn.commit()
+                        with _isolation(conn, "AUTOCOMMIT"):
+                            conn.execute(sa.text("SELECT pg_advisory_unlock(:c, hashtext(:k))"), key)
                     except sa.exc.DBAPIError as exc:  # the server went away: so did the lock
                         log.warning("partition lock of %s not released: %s", key["k"], exc.orig)
 
@@ -319,3 +319,18 @@ class PartitionSyncer:
         log.warning("%d %s row(s) of business %s failed: %s", len(docs), content_type, business_id, message)
         with conn.begin():
             store.record_failures(conn, content_type, business_id, records, error_type, message)
+
+
+@contextmanager
+def _isolation(conn: sa.Connection, level: str) -> Iterator[sa.Connection]:
+    """The connection at `level` for what runs inside, then back at its default. psycopg sends the
+    level with BEGIN (and AUTOCOMMIT sends no BEGIN or COMMIT), so switching costs no round trip, where a
+    SET TRANSACTION, or a session lock inside a transaction, costs one or two."""
+    conn.execution_options(isolation_level=level)
+    try:
+        yield conn
+    finally:
+        if not conn.invalidated:
+            if conn.in_transaction():  # autobegun under AUTOCOMMIT: the server saw no BEGIN
+                conn.commit()
+            conn.execution_options(isolation_level=conn.default_isolation_level)
