@@ -20,7 +20,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from benchmarks import _common as c
-from pipeline.lib.process_group import stop_group
+from pipeline.lib.process_group import free_port, stop_group
 
 ROOT = c.ROOT
 PHASES = ("sensor", "submit", "queue", "spawn", "load", "in_run", "after_vector")
@@ -50,18 +49,13 @@ class Change:
     visible: float | None = None
 
 
-def free_port() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return str(s.getsockname()[1])
-
-
 @contextlib.contextmanager
-def dagster_dev(home: Path, pg_url: str, port: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def dagster_dev(home: Path, pg_url: str, port: int | None = None) -> Iterator[subprocess.Popen[bytes]]:
     if port is None:
         port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "DAGSTER_PG_URL": pg_url, "PYTHONUNBUFFERED": "1"}
-    command = [str(ROOT / ".venv/bin/dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", port]
+    command = [str(ROOT / ".venv/bin/dagster"), "dev", "-w", "workspace.yaml"]
+    command += ["-h", "127.0.0.1", "-p", str(port)]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # SIGTERM still runs `finally`
     try:

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import _common as c
-from benchmarks.freshness import ROOT, dagster_dev, free_port
+from benchmarks.freshness import ROOT, dagster_dev
+from pipeline.lib.process_group import free_port
 
 ASSET_PAGE = """
 query AssetPartitions($key: AssetKeyInput!) {

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -15,17 +14,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from pipeline.lib.process_group import group_alive, stop_group
+from pipeline.lib.process_group import free_port, group_alive, stop_group
 
 ROOT = Path(__file__).resolve().parent.parent
 # Settings the other tests put in os.environ; start.sh must run as on a fresh machine.
 _TEST_ONLY_PREFIXES = ("DATABASE_URL", "OPENAI_", "EMBEDDING_", "VECTOR_INDEX_", "PIPELINE_", "DAGSTER_")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for(what: str, ready: Callable[[], bool], seconds: float, log: Path) -> None:
@@ -53,7 +46,7 @@ def _ignore_sigint() -> None:
 def test_start_script_serves_the_ui_embeds_the_demo_and_stops_on_term_in_the_background(tmp_path):
     from pipeline.db.embedded import ensure_embedded_server, stop_embedded_server
 
-    data_dir, home, port = tmp_path / "data", tmp_path / "dagster_home", _free_port()
+    data_dir, home, port = tmp_path / "data", tmp_path / "dagster_home", free_port()
     home.mkdir()
     shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith(_TEST_ONLY_PREFIXES)}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -37,3 +38,10 @@ def stop_group(proc: subprocess.Popen[bytes], term_grace: float = 30.0) -> None:
             if not group_alive(proc.pid):
                 return
             time.sleep(0.2)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a `dagster dev` about to start."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
