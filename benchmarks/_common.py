@@ -190,8 +190,8 @@ SERVER_FACTS: dict[str, Any] = {}
 @contextlib.contextmanager
 def database_server() -> Iterator[str]:
     """The server's SQLAlchemy URL: DATABASE_URL's server if set, else the embedded server under
-    PIPELINE_DATA_DIR or, unset, under a new temp folder. Stopped at the end only if started here, and
-    then started on huge pages where the machine allows (benchmarks/huge_pages.py)."""
+    PIPELINE_DATA_DIR or, unset, under a new temp folder. A server this starts gets huge pages where the
+    machine allows (benchmarks/huge_pages.py) and is stopped at the end."""
     from benchmarks import huge_pages
     from pipeline.db.embedded import (
         available_memory_bytes,

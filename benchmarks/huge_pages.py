@@ -2,7 +2,8 @@
 
 With 2GB of shared_buffers every PostgreSQL backend takes a page fault per 4 KB page of shared memory it
 touches first, and a change-driven sync's backends are new in every Dagster run. Backed by 2 MB pages,
-PostgreSQL used 4.0 instead of 4.5-5.3 CPU-seconds in the 100k incremental run (same hour). PostgreSQL
+PostgreSQL used 4.0 instead of 4.5-5.3 CPU-seconds in two alternating pairs of 100k incremental runs
+(a gain smaller than the machine's spread over more runs). PostgreSQL
 asks for them by default (`huge_pages = try`) but the kernel has none reserved unless an administrator
 sets `vm.nr_hugepages`, as one would for a server with this much shared memory. The benchmark does it
 for its own server when it may (root, a writable sysctl) and gives the old value back afterwards; the
@@ -23,7 +24,8 @@ import sqlalchemy as sa
 NR_HUGEPAGES = Path("/proc/sys/vm/nr_hugepages")
 PAGE_MB = 2
 # Beyond shared_buffers PostgreSQL's shared memory holds its lock tables, WAL buffers and the like:
-# 47 pages (about 5%) with 2GB of buffers here.
+# 47 pages (about 5%) with 2GB of buffers here; 10% leaves a margin, since with too few PostgreSQL
+# quietly starts without them.
 OVERHEAD = 1.1
 
 
@@ -54,7 +56,7 @@ def reserved(shared_buffers_mb: int) -> Iterator[int]:
 
 
 def status(server_url: str) -> str:
-    """ "on" or "off": whether the server's shared memory is in huge pages (PostgreSQL 17+)."""
+    """Whether the server's shared memory is in huge pages: "on" or "off" (PostgreSQL 17+)."""
     engine = sa.create_engine(server_url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
