@@ -204,8 +204,9 @@ def database_server() -> Iterator[str]:
 
     external = os.environ.get("DATABASE_URL")
     if external:
-        SERVER_FACTS["huge_pages"] = huge_pages.status(normalize_url(external))
-        yield normalize_url(external)
+        url = normalize_url(external)
+        SERVER_FACTS["huge_pages"] = huge_pages.status(url)
+        yield url
         return
     configured = os.environ.get("PIPELINE_DATA_DIR")
     temp = None if configured else tempfile.mkdtemp(prefix="bench-pg-")
@@ -213,8 +214,8 @@ def database_server() -> Iterator[str]:
     started_here = not (pgdata_dir(data_dir) / "postmaster.pid").exists()
     if temp:
         os.environ["PIPELINE_DATA_DIR"] = temp
-    buffers_mb = shared_buffers_mb(available_memory_bytes())
-    with huge_pages.reserved(buffers_mb) if started_here else contextlib.nullcontext(0):
+    reserve = huge_pages.reserved(shared_buffers_mb(available_memory_bytes()))
+    with reserve if started_here else contextlib.nullcontext():
         try:
             url = ensure_embedded_server(data_dir)
             SERVER_FACTS["huge_pages"] = huge_pages.status(url)

@@ -3,9 +3,9 @@
 With 2GB of shared_buffers every PostgreSQL backend takes a page fault per 4 KB page of shared memory it
 touches first, and a change-driven sync's backends are new in every Dagster run. Backed by 2 MB pages,
 PostgreSQL used 4.0 instead of 4.5-5.3 CPU-seconds in two alternating pairs of 100k incremental runs
-(a gain smaller than the machine's spread over more runs). PostgreSQL
-asks for them by default (`huge_pages = try`) but the kernel has none reserved unless an administrator
-sets `vm.nr_hugepages`, as one would for a server with this much shared memory. The benchmark does it
+(a gain smaller than the machine's spread over more runs). PostgreSQL asks for them by default
+(`huge_pages = try`), but the kernel has none reserved unless an administrator sets `vm.nr_hugepages`,
+as one would for a server with this much shared memory. The benchmark does it
 for its own server when it may (root, a writable sysctl) and gives the old value back afterwards; the
 reference loads run on the same server, so both sides of every ratio get the same pages.
 BENCH_HUGE_PAGES=0 turns it off.
@@ -34,22 +34,19 @@ def pages_for(shared_buffers_mb: int) -> int:
 
 
 @contextlib.contextmanager
-def reserved(shared_buffers_mb: int) -> Iterator[int]:
-    """Reserve enough huge pages for a server about to start; yields how many the kernel gave (0 when
-    not allowed or turned off), restores the previous reservation at the end."""
+def reserved(shared_buffers_mb: int) -> Iterator[None]:
+    """Reserve enough huge pages for a server about to start, where allowed and not turned off; restore
+    the previous reservation at the end. Whether the server got them is `status`'s to say: the kernel
+    reserves what it finds free, and PostgreSQL starts without them if that is too few."""
     if os.environ.get("BENCH_HUGE_PAGES") == "0" or not os.access(NR_HUGEPAGES, os.W_OK):
-        yield 0
+        yield
         return
     before = int(NR_HUGEPAGES.read_text())
-    wanted = max(before, pages_for(shared_buffers_mb))
+    # A container may show the file writable and refuse the write.
+    with contextlib.suppress(OSError):
+        NR_HUGEPAGES.write_text(str(max(before, pages_for(shared_buffers_mb))))
     try:
-        NR_HUGEPAGES.write_text(str(wanted))
-        # The kernel reserves what it can find free; a fragmented machine may give fewer.
-        given = int(NR_HUGEPAGES.read_text())
-    except OSError:  # a container may show the file writable and refuse the write
-        given = 0
-    try:
-        yield given
+        yield
     finally:
         with contextlib.suppress(OSError):
             NR_HUGEPAGES.write_text(str(before))  # pages the running server holds are freed when it stops
